@@ -12,15 +12,9 @@ def test_layout_slots() -> None:
     assert NUM_SLOTS == 51
     assert MOTION_DIM == 235
     groups = [s.group for s in layout.slots]
-    assert (
-        groups.count("position") == 25
-    )
-    assert (
-        groups.count("rotation") == 25
-    )
-    assert (
-        groups.count("shape") == 1
-    )
+    assert groups.count("position") == 25
+    assert groups.count("rotation") == 25
+    assert groups.count("shape") == 1
     assert layout.slots[0].name == "transl"
     assert layout.slots[25].name == "global_orient"
     assert layout.slots[26].name == "pose.pelvis"

@@ -1,11 +1,13 @@
 """EchoMotion motion codec: SMPL motion ⇄ 51 tokens per frame (DESIGN §3)."""
 
+from .amass import read_amass
 from .builtin import walk_cycle
 from .frames import CAMERA_FROM_YUP, Z_UP_TO_Y_UP, transform_motion
 from .layout import MOTION_DIM, NUM_SLOTS, MotionLayout, Slot
 from .motion import CoordinateFrame, MotionValidationError, SMPLMotion
 from .normalizer import MotionNormalizer
 from .npz_io import load_motion, save_motion
+from .resample import resample_motion
 from .skeleton import (
     NUM_BETAS,
     NUM_JOINTS,
@@ -15,6 +17,7 @@ from .skeleton import (
     SkeletonBodyModel,
     forward_kinematics,
 )
+from .smpl_model import SMPLBodyModel
 from .tokenizer import MotionDetokenizer, MotionTokenizer
 
 __version__ = "0.1.0"
@@ -35,11 +38,14 @@ __all__ = [
     "MotionNormalizer",
     "MotionTokenizer",
     "MotionValidationError",
+    "SMPLBodyModel",
     "SMPLMotion",
     "SkeletonBodyModel",
     "Slot",
     "forward_kinematics",
     "load_motion",
+    "read_amass",
+    "resample_motion",
     "save_motion",
     "transform_motion",
     "walk_cycle",
