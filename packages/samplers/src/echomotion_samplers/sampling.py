@@ -1,0 +1,161 @@
+"""The sampling loop: seeded noise → (ICCFG velocity → solver step) × N → clean latents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor
+
+from .denoiser import Denoiser, Latents, Modality, Prediction, Task, TextCondition
+from .guidance import GuidanceScales, guided_velocity
+from .solvers import FlowSolver, SolverConfig
+
+__all__ = ["StepCallback", "StepInfo", "initial_noise", "sample"]
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the per-step callback sees after step `index` (0-based) of `num_steps`.
+
+    sigma: the noise level the velocity was evaluated at; next_sigma: the level `latents` are at.
+    velocity: the guided velocity of the generated modalities; latents: the state after the step.
+    """
+
+    index: int
+    num_steps: int
+    sigma: float
+    next_sigma: float
+    velocity: Prediction
+    latents: Latents
+
+
+StepCallback = Callable[[StepInfo], None]
+
+
+def initial_noise(
+    shapes: dict[Modality, Sequence[int]],
+    *,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Latents:
+    """Standard normal noise for each modality in `shapes`, drawn video first, then motion.
+
+    Drawn in float32 on the generator's device, then moved: the same seed gives the same noise
+    on every device and dtype.
+    """
+    draw_device = generator.device if generator is not None else torch.device(device)
+    noise: dict[Modality, Tensor | None] = {m: None for m in Modality}
+    for modality in (Modality.VIDEO, Modality.MOTION):
+        if modality in shapes:
+            shape = tuple(int(s) for s in shapes[modality])
+            drawn = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
+            noise[modality] = drawn.to(device=device, dtype=dtype)
+    return Latents(video=noise[Modality.VIDEO], motion=noise[Modality.MOTION])
+
+
+def sample(
+    denoiser: Denoiser,
+    task: Task,
+    *,
+    text: TextCondition | None,
+    null_text: TextCondition | None = None,
+    video_shape: Sequence[int] | None = None,
+    motion_shape: Sequence[int] | None = None,
+    video: Tensor | None = None,
+    motion: Tensor | None = None,
+    scales: GuidanceScales | None = None,
+    solver: SolverConfig | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    callback: StepCallback | None = None,
+    progress: bool = False,
+) -> Latents:
+    """Sample `task`'s generated modalities with ICCFG and a flow-matching solver.
+
+    Generated modalities are given by shape (`video_shape` (B, C, F, H, W), `motion_shape`
+    (B, Tm, P)) and start from `initial_noise(generator=...)`; the given modality of m2v / v2m is
+    passed clean (`motion` for m2v, `video` for v2m) and stays clean. text / null_text / scales
+    are as in `guided_velocity`. `callback` runs after every step; `progress` shows a rich bar.
+    Returns the final Latents: generated modalities at σ = 0, the given one unchanged.
+    """
+    task = Task(task)
+    solver_config = solver if solver is not None else SolverConfig()
+    shapes: dict[Modality, Sequence[int] | None] = {
+        Modality.VIDEO: video_shape,
+        Modality.MOTION: motion_shape,
+    }
+    given: dict[Modality, Tensor | None] = {Modality.VIDEO: video, Modality.MOTION: motion}
+    for modality in Modality:
+        name = modality.value
+        if modality in task.generated:
+            if shapes[modality] is None:
+                raise ValueError(f"{name}_shape: task {task.name} generates {name}; pass its shape")
+            if given[modality] is not None:
+                raise ValueError(
+                    f"{name}: task {task.name} generates {name}; pass {name}_shape, not a tensor"
+                )
+        elif modality in task.given:
+            if given[modality] is None:
+                raise ValueError(
+                    f"{name}: task {task.name} is conditioned on a clean {name} tensor; pass it"
+                )
+            if shapes[modality] is not None:
+                raise ValueError(
+                    f"{name}_shape: task {task.name} does not generate {name}; leave it None"
+                )
+        elif shapes[modality] is not None or given[modality] is not None:
+            raise ValueError(
+                f"{name}/{name}_shape: task {task.name} does not use {name}; leave both None"
+            )
+
+    noise = initial_noise(
+        {m: s for m, s in shapes.items() if s is not None},
+        generator=generator,
+        device=device,
+        dtype=dtype,
+    )
+    latents = Latents(
+        video=noise.video if video is None else video.to(device=device, dtype=dtype),
+        motion=noise.motion if motion is None else motion.to(device=device, dtype=dtype),
+    )
+    flow = FlowSolver(solver_config, task.generated)
+
+    bar: Progress | None = None
+    if progress:
+        bar = Progress(
+            TextColumn(f"sampling {task.name.lower()}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        bar.start()
+    try:
+        bar_task = bar.add_task("steps", total=flow.num_steps) if bar is not None else None
+        for i in range(flow.num_steps):
+            with torch.no_grad():
+                velocity = guided_velocity(
+                    denoiser,
+                    task,
+                    latents,
+                    flow.sigma(i),
+                    text=text,
+                    null_text=null_text,
+                    scales=scales,
+                )
+                latents = flow.step(i, latents, velocity)
+            if callback is not None:
+                callback(
+                    StepInfo(i, flow.num_steps, flow.sigma(i), flow.sigma(i + 1), velocity, latents)
+                )
+            if bar is not None and bar_task is not None:
+                bar.advance(bar_task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return latents
