@@ -181,6 +181,10 @@ class MVSAttnProcessor:
             )
             out = mvs_attention(qkv.q, qkv.k, qkv.v, backend=self.backend)
             return _output(attn, out)
+        if encoder_hidden_states is not None and isinstance(rotary_emb, torch.Tensor):
+            raise ValueError(
+                "rotary_emb positions apply to self-attention only (encoder_hidden_states is set)"
+            )
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         heads = attn.heads
         q = attn.to_q(hidden_states).unflatten(2, (heads, -1))  # (B, S, N, D)
@@ -192,7 +196,7 @@ class MVSAttnProcessor:
         q = rms_norm_heads_reference(q, q_weight, eps).to(q.dtype)
         k = rms_norm_heads_reference(k, k_weight, eps).to(k.dtype)
         if rotary_emb is not None:
-            if isinstance(rotary_emb, torch.Tensor) or len(rotary_emb) != 2:
+            if len(rotary_emb) != 2:
                 raise ValueError(
                     "rotary_emb must be positions [S, 3] / [B, S, 3] or a (cos, sin) pair"
                 )
