@@ -1,0 +1,212 @@
+"""Typed, serializable training configuration (pydantic; unknown keys are errors).
+
+A config is a `TrainConfig`; recipes (recipes.py) are functions returning one. Files may be
+YAML or TOML; `apply_overrides` takes `key.sub=value` strings (values parsed as YAML scalars).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "CheckpointConfig",
+    "ConfigError",
+    "DataConfig",
+    "FlowConfig",
+    "LoggingConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "PhaseConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class ModelConfig(_Strict):
+    preset: str = "tiny"
+    wan_path: str | None = Field(
+        None, description="local Wan diffusers transformer folder (Wan recipes)"
+    )
+    dual_blocks: list[int] | None = Field(
+        None, description="dual block indices; None = the preset's"
+    )
+    rope_time_stride: float = Field(1.0, gt=0, description="MVS-RoPE s: 1 keeps Wan's video RoPE")
+    rope_mode: Literal["mvs", "collision"] = "mvs"
+    single_stream: bool = Field(
+        False, description="ablation: motion shares the video block weights"
+    )
+    gradient_checkpointing: bool = False
+
+
+class DataConfig(_Strict):
+    dataset: str | None = Field(None, description="paired HuMoVe dataset directory")
+    motion_datasets: list[str] = Field(
+        default_factory=list, description="motion-only datasets (phase 1)"
+    )
+    frames: int = Field(33, description="video frames per window, 4k+1")
+    fps: float = Field(16.0, gt=0)
+    height: int = Field(64, gt=0)
+    width: int = Field(64, gt=0)
+    batch_size: int = Field(4, ge=1, description="per-process batch size")
+    num_workers: int = Field(0, ge=0)
+    video_codec: Literal["space_to_depth", "wan_vae"] = "space_to_depth"
+    vae_path: str | None = None
+    text_encoder: Literal["minilm", "umt5"] = "minilm"
+    text_encoder_path: str | None = None
+
+    @field_validator("frames")
+    @classmethod
+    def _four_k_plus_one(cls, v: int) -> int:
+        if v < 1 or (v - 1) % 4:
+            raise ValueError(f"frames must be 4k+1 (1, 5, 9, …, 81), got {v}")
+        return v
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(8e-6, gt=0)
+    weight_decay: float = Field(1e-3, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float | None = Field(1.0, description="max grad norm; None = no clipping")
+    ema_decay: float | None = Field(0.999, description="EMA of weights; None = no EMA")
+
+
+class FlowConfig(_Strict):
+    shift: float = Field(8.0, gt=0, description="timestep shift σ' = sσ/(1+(s−1)σ)")
+    num_train_timesteps: int = 1000
+    video_loss_weight: float = Field(1.0, ge=0)
+    motion_loss_weight: float = Field(1.0, ge=0)
+
+
+class PhaseConfig(_Strict):
+    """One training phase. Phase 1 is motion-only; phase 2 samples a paradigm per step."""
+
+    steps: int = Field(0, ge=0)
+    joint: float = Field(1.0, ge=0, description="paradigm probability (phase 2)")
+    m2v: float = Field(1.0, ge=0)
+    v2m: float = Field(1.0, ge=0)
+    p_text_drop: float = Field(0.1, ge=0, le=1)
+    p_cond_drop: float = Field(0.1, ge=0, le=1)
+    lr: float | None = Field(None, description="overrides optim.lr in this phase")
+
+    @model_validator(mode="after")
+    def _some_paradigm(self) -> PhaseConfig:
+        if self.joint + self.m2v + self.v2m <= 0:
+            raise ValueError("at least one of joint, m2v, v2m must have a positive probability")
+        return self
+
+
+class CheckpointConfig(_Strict):
+    every: int = Field(0, ge=0, description="save every N steps; 0 = only at the end")
+    keep_last: int = Field(2, ge=1)
+
+
+class LoggingConfig(_Strict):
+    every: int = Field(10, ge=1)
+    tensorboard: bool = True
+    wandb: bool = False
+    validate_every: int = Field(0, ge=0, description="validation samples every N steps; 0 = off")
+    validation_prompts: list[str] = Field(default_factory=list)
+    validation_steps: int = Field(20, ge=1)
+
+
+class TrainConfig(_Strict):
+    recipe: str = "custom"
+    seed: int = 0
+    out_dir: str = "outputs/train"
+    device: str = Field("auto", description="auto | cpu | cuda")
+    mixed_precision: Literal["no", "bf16"] = "no"
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    flow: FlowConfig = FlowConfig()
+    phase1: PhaseConfig = PhaseConfig()
+    phase2: PhaseConfig = PhaseConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @property
+    def total_steps(self) -> int:
+        return self.phase1.steps + self.phase2.steps
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _raise_config_error(err: ValidationError, source: str) -> None:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    raise ConfigError(f"{source}: invalid training config\n" + "\n".join(lines)) from None
+
+
+def build_config(data: dict[str, Any], source: str = "config") -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as err:
+        _raise_config_error(err, source)
+        raise  # unreachable
+
+
+def load_config(path: str | os.PathLike[str], base: TrainConfig | None = None) -> TrainConfig:
+    """Read YAML (.yaml/.yml) or TOML (.toml); keys given override `base` (or the defaults)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        data = yaml.safe_load(text) or {}
+    elif path.suffix == ".toml":
+        data = tomllib.loads(text)
+    else:
+        raise ConfigError(f"{path}: expected a .yaml, .yml or .toml file")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    merged = _deep_merge(base.model_dump(mode="json") if base else {}, data)
+    return build_config(merged, str(path))
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """`["optim.lr=1e-4", "phase2.steps=200"]` → a new validated config."""
+    data = config.model_dump(mode="json")
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. optim.lr=1e-4")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"override {item!r}: {key} is not a config key")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ConfigError(f"override {item!r}: unknown key {key}")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return build_config(data, "overrides")
+
+
+def _deep_merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in new.items():
+        out[k] = (
+            _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out

@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from echomotion_trainer.config import ConfigError, TrainConfig, apply_overrides, load_config
+
+
+def test_defaults_follow_the_paper() -> None:
+    c = TrainConfig()
+    assert c.optim.lr == 8e-6
+    assert c.optim.weight_decay == 1e-3
+    assert c.flow.shift == 8.0
+    assert c.flow.num_train_timesteps == 1000
+
+
+def test_yaml_and_toml_round_trip(tmp_path: Path) -> None:
+    c = apply_overrides(
+        TrainConfig(), ["optim.lr=1e-4", "phase2.steps=7", "model.rope_mode=collision"]
+    )
+    (tmp_path / "c.yaml").write_text(c.to_yaml())
+    assert load_config(tmp_path / "c.yaml") == c
+    (tmp_path / "c.toml").write_text("seed = 3\n[data]\nframes = 9\n")
+    t = load_config(tmp_path / "c.toml", base=c)
+    assert t.seed == 3 and t.data.frames == 9 and t.optim.lr == 1e-4
+
+
+def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("optim:\n  lr: 1e-4\n  momentum: 0.9\n")
+    with pytest.raises(ConfigError, match=r"optim\.momentum: unknown key"):
+        load_config(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match=r"data\.frames: .*4k\+1"):
+        apply_overrides(TrainConfig(), ["data.frames=10"])
+    with pytest.raises(ConfigError, match=r"unknown key optim\.nope"):
+        apply_overrides(TrainConfig(), ["optim.nope=1"])
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides(TrainConfig(), ["optim.lr"])
+    with pytest.raises(ConfigError, match=r"phase2: .*positive probability"):
+        apply_overrides(TrainConfig(), ["phase2.joint=0", "phase2.m2v=0", "phase2.v2m=0"])
