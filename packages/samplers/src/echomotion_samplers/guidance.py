@@ -74,10 +74,8 @@ def guidance_passes(task: Task, scales: GuidanceScales) -> tuple[GuidancePass, .
             GuidancePass(False, True, False, 1 - w1),
         ],
     }
-    passes = tuple(p for p in table[Task(task)] if p.weight != 0)
-    if not passes:
-        raise ValueError(f"scales: every pass of task {Task(task).name} has weight 0 at {scales}")
-    return passes
+    # The weights of each equation sum to 1, so at least one pass always remains.
+    return tuple(p for p in table[Task(task)] if p.weight != 0)
 
 
 def _batch_size(latents: Latents, task: Task) -> int:
@@ -116,6 +114,7 @@ def guided_velocity(
     text: TextCondition | None,
     null_text: TextCondition | None = None,
     scales: GuidanceScales | None = None,
+    batch_passes: bool = True,
 ) -> Prediction:
     """The ICCFG velocity of `task`'s generated modalities at noise level `sigma`.
 
@@ -124,6 +123,8 @@ def guided_velocity(
     text: the prompt for every row (batch B); ignored by v2m. null_text: what ∅ means, as
         embeddings (batch 1 or B; e.g. the encoded negative prompt), or None for the denoiser's own
         ∅ (`text=None`).
+    batch_passes: run passes that share a token layout as one forward (False: one forward per
+        pass, the same result for less peak memory).
     Returns a Prediction holding only the generated modalities (same shape and dtype as latents).
     """
     task = Task(task)
@@ -149,13 +150,14 @@ def guided_velocity(
         return noisy if modality in task.generated else clean
 
     # Group the passes that share a token layout (and a text form) into one forward.
-    groups: dict[tuple[bool, bool, bool], list[int]] = {}
+    groups: dict[tuple[bool, bool, bool, int], list[int]] = {}
     for k, p in enumerate(passes):
         pass_text = text if p.text else null
-        groups.setdefault((p.video, p.motion, pass_text is None), []).append(k)
+        alone = -1 if batch_passes else k
+        groups.setdefault((p.video, p.motion, pass_text is None, alone), []).append(k)
 
     outputs: dict[int, Prediction] = {}
-    for (has_video, has_motion, text_is_none), members in groups.items():
+    for (has_video, has_motion, text_is_none, _), members in groups.items():
         n = len(members)
         texts = [text if passes[k].text else null for k in members]
         group_text = (

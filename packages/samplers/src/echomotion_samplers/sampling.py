@@ -71,7 +71,7 @@ def sample(
     solver: SolverConfig | None = None,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
+    batch_passes: bool = True,
     callback: StepCallback | None = None,
     progress: bool = False,
 ) -> Latents:
@@ -80,7 +80,9 @@ def sample(
     Generated modalities are given by shape (`video_shape` (B, C, F, H, W), `motion_shape`
     (B, Tm, P)) and start from `initial_noise(generator=...)`; the given modality of m2v / v2m is
     passed clean (`motion` for m2v, `video` for v2m) and stays clean. text / null_text / scales
-    are as in `guided_velocity`. `callback` runs after every step; `progress` shows a rich bar.
+    / batch_passes are as in `guided_velocity`. `callback` runs after every step; `progress`
+    shows a rich progress bar. The state is kept in float32 on `device`; a denoiser that runs in
+    another dtype casts its inputs and outputs itself (as diffusers' Wan pipeline does).
     Returns the final Latents: generated modalities at σ = 0, the given one unchanged.
     """
     task = Task(task)
@@ -117,11 +119,10 @@ def sample(
         {m: s for m, s in shapes.items() if s is not None},
         generator=generator,
         device=device,
-        dtype=dtype,
     )
     latents = Latents(
-        video=noise.video if video is None else video.to(device=device, dtype=dtype),
-        motion=noise.motion if motion is None else motion.to(device=device, dtype=dtype),
+        video=noise.video if video is None else video.to(device=device, dtype=torch.float32),
+        motion=noise.motion if motion is None else motion.to(device=device, dtype=torch.float32),
     )
     flow = FlowSolver(solver_config, task.generated)
 
@@ -147,6 +148,7 @@ def sample(
                     text=text,
                     null_text=null_text,
                     scales=scales,
+                    batch_passes=batch_passes,
                 )
                 latents = flow.step(i, latents, velocity)
             if callback is not None:
