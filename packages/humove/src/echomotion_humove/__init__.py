@@ -1,0 +1,1 @@
+"""HuMoVe: the paired video/motion/caption dataset of EchoMotion."""
