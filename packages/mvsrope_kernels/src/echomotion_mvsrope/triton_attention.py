@@ -350,13 +350,13 @@ def _attn_bwd_dq_kernel(
     tl.store(dq_ptr + q_offs, dq.to(dq_ptr.dtype.element_ty), mask=q_mask)
 
 
-def _dot_dtype(dtype: torch.dtype) -> tuple[tl.dtype, str]:
-    """``(tl.dot operand dtype, input_precision)`` for an input dtype."""
+def _dot_dtype(dtype: torch.dtype) -> tuple[tl.dtype, str | None]:
+    """``(tl.dot operand dtype, input_precision)`` for an input dtype (None: Triton's default)."""
     if dtype == torch.bfloat16 and interpreting():
         return tl.float32, "ieee"  # the interpreter's bf16 dot is wrong
     if dtype in (torch.float32, torch.float64):
-        return triton_dtype(dtype), "ieee"
-    return triton_dtype(dtype), "tf32"  # 16-bit operands: the precision flag does not apply
+        return triton_dtype(dtype), "ieee"  # no TF32 for fp32 inputs
+    return triton_dtype(dtype), None  # 16-bit operands: the precision flag does not apply
 
 
 def _blocks(head_dim: int, backward: bool) -> tuple[int, int, int, int, int]:
