@@ -1,0 +1,324 @@
+"""The two-phase training loop: one `Trainer`, stateful, resumable to the bit.
+
+Dimension legend: B batch per process, C latent channels, F latent frames, h, w latent grid,
+Tm motion frames, P = 235 motion parameters, L text tokens, Dt text width.
+
+Per step: sample the paradigm and drops (`plan_step`, from a generator every rank shares), build
+each modality's input (noised at a sampled σ, clean at σ = 0, or absent), one forward of the dual
+model, the flow loss on the noised modalities, AdamW with warm-up and clipping, then EMA.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import CheckpointManager, capture_rng, restore_rng
+from .config import PhaseConfig, TrainConfig
+from .distributed import DistInfo, all_reduce_mean
+from .ema import EMA
+from .flow import add_noise, flow_loss, sample_sigmas, velocity_target
+from .paradigms import Role, StepPlan, plan_step
+
+__all__ = ["MOTION_PREFIXES", "BatchSource", "StepRecord", "TrainBatch", "Trainer"]
+
+# Parameters trained in phase 1 (the motion branch and the task embedding); the rest is the
+# pretrained video branch, frozen then (DESIGN §6).
+MOTION_PREFIXES = ("motion_", "task_embedder")
+
+
+@dataclass(frozen=True)
+class TrainBatch:
+    """One process's batch. video: (B, C, F, h, w) normalized latents or None (motion-only data);
+    motion: (B, Tm, P) normalized motion; text: (B, L, Dt) prompt states."""
+
+    video: Tensor | None
+    motion: Tensor
+    text: Tensor
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.motion.shape[0])
+
+
+class BatchSource(Protocol):
+    """An endless, deterministic stream of batches whose position can be saved and restored."""
+
+    def next_batch(self) -> TrainBatch: ...
+
+    def state_dict(self) -> dict[str, int]: ...
+
+    def load_state_dict(self, state: dict[str, int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int
+    phase: int
+    paradigm: str
+    loss: float
+    loss_video: float | None
+    loss_motion: float | None
+    lr: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Trainer:
+    """Trains `model` (a DualDiT-like module) through phase 1 then phase 2 of `config`.
+
+    sources: {1: motion-only batches (video None), 2: paired batches}.
+    null_text: (1, L, Dt) states of the empty prompt, the condition a dropped prompt gets.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: nn.Module,
+        sources: dict[int, BatchSource],
+        null_text: Tensor,
+        dist: DistInfo,
+        *,
+        out_dir: str | Path | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.sources = sources
+        self.null_text = null_text.to(dist.device)
+        self.dist = dist
+        self.out_dir = Path(out_dir or config.out_dir)
+        self.on_step = on_step
+        self.step = 0
+        # Shared by all ranks (the paradigm must agree across ranks); noise differs per rank.
+        self.plan_gen = torch.Generator().manual_seed(config.seed)
+        self.noise_gen = torch.Generator().manual_seed(config.seed * 1000 + 1 + dist.rank)
+        self.checkpoints = CheckpointManager(
+            self.out_dir / "checkpoints", config.checkpoint.keep_last
+        )
+        self.phase = 1 if config.phase1.steps > 0 else 2
+        self.optimizer, self.scheduler = self._make_optimizer(self.phase)
+        self.ema = EMA(model, config.optim.ema_decay) if config.optim.ema_decay else None
+        self.history: list[StepRecord] = []
+
+    # ------------------------------------------------------------------ setup
+    def _phase_config(self, phase: int) -> PhaseConfig:
+        return self.config.phase1 if phase == 1 else self.config.phase2
+
+    def _set_trainable(self, phase: int) -> list[nn.Parameter]:
+        trainable = []
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(phase == 2 or name.startswith(MOTION_PREFIXES))
+            if p.requires_grad:
+                trainable.append(p)
+        if not trainable:
+            raise ValueError("model: no trainable parameters for this phase (motion branch names?)")
+        return trainable
+
+    def _make_optimizer(
+        self, phase: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+        o = self.config.optim
+        lr = self._phase_config(phase).lr or o.lr
+        opt = torch.optim.AdamW(
+            self._set_trainable(phase), lr=lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
+        )
+        warmup = o.warmup_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
+        return opt, sched
+
+    def _enter_phase(self, phase: int) -> None:
+        self.phase = phase
+        self.optimizer, self.scheduler = self._make_optimizer(phase)
+
+    # ------------------------------------------------------------------ one step
+    def _inputs(
+        self, data: Tensor | None, role: Role, name: str
+    ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        """(input, Wan timestep, velocity target) for one modality under its role."""
+        if role is Role.ABSENT or data is None:
+            if role is not Role.ABSENT:
+                raise ValueError(f"batch: the plan needs {name} but the batch has none")
+            return None, None, None
+        batch = data.shape[0]
+        device = self.dist.device
+        if role is Role.CLEAN:
+            return data, torch.zeros(batch, device=device), None
+        sigma = sample_sigmas(
+            batch, shift=self.config.flow.shift, generator=self.noise_gen, device=device
+        )
+        noise = torch.randn(data.shape, generator=self.noise_gen, dtype=torch.float32).to(
+            device, data.dtype
+        )
+        timestep = sigma * self.config.flow.num_train_timesteps
+        return add_noise(data, noise, sigma), timestep, velocity_target(data, noise)
+
+    def train_step(self, batch: TrainBatch) -> StepRecord:
+        start = time.perf_counter()
+        cfg = self.config
+        device = self.dist.device
+        plan: StepPlan = plan_step(
+            self.phase, self._phase_config(self.phase), batch.batch_size, self.plan_gen
+        )
+        text = batch.text.to(device)
+        null = self.null_text.expand(text.shape[0], -1, -1)
+        text = torch.where(plan.drop_text.to(device)[:, None, None], null, text)  # (B, L, Dt)
+        video = None if batch.video is None else batch.video.to(device)
+        v_in, v_t, v_target = self._inputs(video, plan.video, "video")
+        m_in, m_t, m_target = self._inputs(batch.motion.to(device), plan.motion, "motion")
+        task = torch.full((batch.batch_size,), int(plan.task), dtype=torch.long, device=device)
+        autocast = torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16"
+        )
+        with autocast:
+            out = self.model(
+                video=v_in,
+                motion=m_in,
+                video_timestep=v_t,
+                motion_timestep=m_t,
+                encoder_hidden_states=text,
+                task=task,
+            )
+        losses: dict[str, Tensor] = {}
+        if v_target is not None:
+            losses["video"] = flow_loss(out.video, v_target)
+        if m_target is not None:
+            losses["motion"] = flow_loss(out.motion, m_target)
+        weights = {"video": cfg.flow.video_loss_weight, "motion": cfg.flow.motion_loss_weight}
+        loss = sum(
+            (weights[k] * v for k, v in losses.items()), start=torch.zeros((), device=device)
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.optim.grad_clip:
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.step += 1
+        record = StepRecord(
+            step=self.step,
+            phase=self.phase,
+            paradigm=plan.paradigm,
+            loss=float(all_reduce_mean(loss.detach())),
+            loss_video=float(all_reduce_mean(losses["video"].detach()))
+            if "video" in losses
+            else None,
+            loss_motion=float(all_reduce_mean(losses["motion"].detach()))
+            if "motion" in losses
+            else None,
+            lr=float(self.scheduler.get_last_lr()[0]),
+            seconds=time.perf_counter() - start,
+        )
+        if not math.isfinite(record.loss):
+            raise FloatingPointError(
+                f"step {self.step}: loss is {record.loss} ({plan.paradigm}, phase {self.phase})"
+            )
+        return record
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, until: int | None = None) -> list[StepRecord]:
+        """Run to step `until` (default: the end of phase 2), checkpointing as configured."""
+        cfg = self.config
+        until = cfg.total_steps if until is None else min(until, cfg.total_steps)
+        every = cfg.checkpoint.every
+        while self.step < until:
+            if self.phase == 1 and self.step >= cfg.phase1.steps:
+                self._enter_phase(2)
+            record = self.train_step(self.sources[self.phase].next_batch())
+            self.history.append(record)
+            self._log(record)
+            if every and self.step % every == 0 and self.step < cfg.total_steps:
+                self.save_checkpoint()
+        if self.step == cfg.total_steps and (
+            not self.checkpoints.latest() or self._latest_step() != self.step
+        ):
+            self.save_checkpoint()
+        return self.history
+
+    def _latest_step(self) -> int:
+        latest = self.checkpoints.latest()
+        return -1 if latest is None else int(json.loads((latest / "meta.json").read_text())["step"])
+
+    def _log(self, record: StepRecord) -> None:
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record.as_dict()) + "\n")
+        if self.on_step is not None:
+            self.on_step(record)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _rng_generators(self) -> dict[str, torch.Generator]:
+        return {"plan": self.plan_gen, "noise": self.noise_gen}
+
+    def save_checkpoint(self) -> Path:
+        rng_tensors, rng_plain = capture_rng(self._rng_generators())
+        # Ranks draw different noise: each rank's generator states go under its own keys.
+        tensors: dict[str, dict[str, Tensor]] = {
+            "rng": {f"rank{self.dist.rank}.{k}": v for k, v in rng_tensors.items()}
+        }
+        if self.ema is not None:
+            tensors["ema"] = self.ema.state_dict()
+        meta = {
+            "phase": self.phase,
+            "data": {str(k): s.state_dict() for k, s in self.sources.items()},
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_plain,
+            "config": self.config.model_dump(mode="json"),
+        }
+        return self.checkpoints.save(self.step, self.model, self.optimizer, tensors, meta)
+
+    def resume(self, path: str | Path | None = None) -> bool:
+        """Restore the latest (or given) checkpoint; False if there is none."""
+        path = Path(path) if path is not None else self.checkpoints.latest()
+        if path is None:
+            return False
+        meta = json.loads((path / "meta.json").read_text())
+        if meta["phase"] != self.phase:
+            self._enter_phase(int(meta["phase"]))
+        rng_tensors, _ = capture_rng(self._rng_generators())
+        tensors: dict[str, dict[str, Tensor]] = {
+            "rng": {f"rank{self.dist.rank}.{k}": v.clone() for k, v in rng_tensors.items()}
+        }
+        if self.ema is not None:
+            tensors["ema"] = self.ema.state_dict()
+        meta = self.checkpoints.load(path, self.model, self.optimizer, tensors)
+        if self.ema is not None:
+            self.ema.load_state_dict(tensors["ema"])
+        prefix = f"rank{self.dist.rank}."
+        restore_rng(
+            {k[len(prefix) :]: v for k, v in tensors["rng"].items()},
+            meta["rng"],
+            self._rng_generators(),
+        )
+        self.scheduler.load_state_dict(meta["scheduler"])
+        for k, s in self.sources.items():
+            s.load_state_dict(meta["data"][str(k)])
+        self.step = int(meta["step"])
+        self.history = []
+        self._truncate_log(self.step)
+        return True
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines a killed run wrote after the checkpoint it is resumed from."""
+        log = self.out_dir / "metrics.jsonl"
+        if self.dist.is_main and log.is_file():
+            keep = [
+                line for line in log.read_text().splitlines() if json.loads(line)["step"] <= step
+            ]
+            log.write_text("".join(line + "\n" for line in keep))
