@@ -62,12 +62,11 @@ def shard_model(model: nn.Module, blocks: Iterable[nn.Module], *, bf16: bool = F
     policy = (
         MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         if bf16
-        else None
+        else MixedPrecisionPolicy()
     )
-    kwargs = {"mp_policy": policy} if policy is not None else {}
     for block in blocks:
-        fully_shard(block, **kwargs)
-    fully_shard(model, **kwargs)
+        fully_shard(block, mp_policy=policy)
+    fully_shard(model, mp_policy=policy)
     return model
 
 
