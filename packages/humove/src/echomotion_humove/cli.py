@@ -108,6 +108,41 @@ def info(root: Annotated[Path, typer.Argument(help="dataset directory")]) -> Non
 
 
 @app.command()
+def encode(
+    root: Annotated[Path, typer.Argument(help="dataset directory")],
+    video_encoder: Annotated[
+        str, typer.Option(help="'package.module:factory' returning a VideoEncoder")
+    ],
+    text_encoder: Annotated[
+        str, typer.Option(help="'package.module:factory' returning a TextEncoder")
+    ],
+    window: Annotated[int, typer.Option(help="frames per window (4k+1)")] = 33,
+    stride: Annotated[
+        int | None, typer.Option(help="frames between window starts (default: window)")
+    ] = None,
+    latents: Annotated[str, typer.Option(help="cache folder name under the dataset")] = "latents",
+    batch_size: Annotated[int, typer.Option(help="windows per encoder call")] = 4,
+) -> None:
+    """Cache video latents and text states per window (safetensors); skips cached windows."""
+    from .encode import TextEncoder, VideoEncoder, encode_dataset, load_factory
+
+    venc, tenc = load_factory(video_encoder), load_factory(text_encoder)
+    if not isinstance(venc, VideoEncoder) or not isinstance(tenc, TextEncoder):
+        raise typer.BadParameter("the factories must return objects with an encode() method")
+    result = encode_dataset(
+        root,
+        venc,
+        tenc,
+        window=window,
+        stride=stride,
+        latents=latents,
+        batch_size=batch_size,
+        progress=True,
+    )
+    console.print(f"encoded {result['encoded']} windows, {result['skipped']} already cached")
+
+
+@app.command()
 def preview(
     out: Annotated[Path, typer.Option(help="PNG to write")] = Path("humove_preview.png"),
     seeds: Annotated[str, typer.Option(help="comma-separated clip seeds")] = "0,1,2,3,4,5",

@@ -69,7 +69,8 @@ def _check_media(root: Path, rec: ClipRecord, report: ValidationReport) -> None:
     from echomotion_motion_codec import load_motion
 
     if rec.status == "accepted":
-        for name in ("video_file", "motion_file", "caption"):
+        # video is optional: motion-only (mocap) datasets hold accepted clips without one
+        for name in ("motion_file", "caption"):
             if getattr(rec, name) is None:
                 report.add("error", rec.id, "schema", f"{name}: required for an accepted clip")
     if rec.video_file is not None:
