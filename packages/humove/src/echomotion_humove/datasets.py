@@ -77,7 +77,7 @@ class MotionDataset(Dataset[Item]):
         *,
         window: int = 33,
         stride: int | None = None,
-        status: str = "accepted",
+        status: str | tuple[str, ...] | None = "accepted",
         cache: bool = True,
         records: list[ClipRecord] | None = None,
     ) -> None:
@@ -119,7 +119,7 @@ class PairedDataset(MotionDataset):
         *,
         window: int = 33,
         stride: int | None = None,
-        status: str = "accepted",
+        status: str | tuple[str, ...] | None = "accepted",
         records: list[ClipRecord] | None = None,
     ) -> None:
         recs = records if records is not None else read_manifest(root, status=status)
@@ -154,7 +154,7 @@ class LatentDataset(MotionDataset):
         latents: str = "latents",
         window: int = 33,
         stride: int | None = None,
-        status: str = "accepted",
+        status: str | tuple[str, ...] | None = "accepted",
     ) -> None:
         from .encode import latent_path
 
