@@ -100,9 +100,11 @@ class Trainer:
         self.out_dir = Path(out_dir or config.out_dir)
         self.on_step = on_step
         self.step = 0
-        # Shared by all ranks (the paradigm must agree across ranks); noise differs per rank.
+        # Both generators are shared by all ranks: every rank draws the plan, σ and noise of the
+        # whole global batch and keeps its own rows, so N processes × B rows see exactly what one
+        # process with N·B rows would (and the paradigm agrees across ranks, as FSDP needs).
         self.plan_gen = torch.Generator().manual_seed(config.seed)
-        self.noise_gen = torch.Generator().manual_seed(config.seed * 1000 + 1 + dist.rank)
+        self.noise_gen = torch.Generator().manual_seed(config.seed * 1000 + 1)
         self.checkpoints = CheckpointManager(
             self.out_dir / "checkpoints", config.checkpoint.keep_last
         )
@@ -156,25 +158,31 @@ class Trainer:
         device = self.dist.device
         if role is Role.CLEAN:
             return data, torch.zeros(batch, device=device), None
-        sigma = sample_sigmas(
-            batch, shift=self.config.flow.shift, generator=self.noise_gen, device=device
-        )
-        noise = torch.randn(data.shape, generator=self.noise_gen, dtype=torch.float32).to(
-            device, data.dtype
-        )
+        rows = self._rows(batch)
+        world = batch * self.dist.world_size
+        sigma = sample_sigmas(world, shift=self.config.flow.shift, generator=self.noise_gen)
+        sigma = sigma[rows].to(device)  # (B,)
+        noise = torch.randn((world, *data.shape[1:]), generator=self.noise_gen, dtype=torch.float32)
+        noise = noise[rows].to(device, data.dtype)
         timestep = sigma * self.config.flow.num_train_timesteps
         return add_noise(data, noise, sigma), timestep, velocity_target(data, noise)
+
+    def _rows(self, batch: int) -> slice:
+        """This rank's rows of a global batch."""
+        return slice(self.dist.rank * batch, (self.dist.rank + 1) * batch)
 
     def train_step(self, batch: TrainBatch) -> StepRecord:
         start = time.perf_counter()
         cfg = self.config
         device = self.dist.device
+        global_batch = batch.batch_size * self.dist.world_size
         plan: StepPlan = plan_step(
-            self.phase, self._phase_config(self.phase), batch.batch_size, self.plan_gen
+            self.phase, self._phase_config(self.phase), global_batch, self.plan_gen
         )
+        drop_text = plan.drop_text[self._rows(batch.batch_size)].to(device)  # (B,)
         text = batch.text.to(device)
         null = self.null_text.expand(text.shape[0], -1, -1)
-        text = torch.where(plan.drop_text.to(device)[:, None, None], null, text)  # (B, L, Dt)
+        text = torch.where(drop_text[:, None, None], null, text)  # (B, L, Dt)
         video = None if batch.video is None else batch.video.to(device)
         v_in, v_t, v_target = self._inputs(video, plan.video, "video")
         m_in, m_t, m_target = self._inputs(batch.motion.to(device), plan.motion, "motion")
