@@ -7,8 +7,13 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttention
 
 from echomotion_dualdit import BranchInput, MVSRoPEAttnProcessor, joint_self_attention
-from echomotion_mvsrope.positions import joint_positions, motion_positions, video_positions
-from echomotion_mvsrope.reference import attention_reference, rms_norm_heads_reference
+from echomotion_mvsrope import (
+    attention_reference,
+    joint_positions,
+    motion_positions,
+    rms_norm_heads_reference,
+    video_positions,
+)
 
 
 def _attn(seed: int) -> WanAttention:

@@ -18,8 +18,7 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttention
 from torch import Tensor
 
-from echomotion_mvsrope.api import mvs_attention, qk_norm_rope
-from echomotion_mvsrope.reference import DEFAULT_THETA
+from echomotion_mvsrope import DEFAULT_THETA, mvs_attention, qk_norm_rope
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from diffusers.models.transformers.transformer_wan import WanTransformerBlock
 from torch import Tensor
 
 from echomotion_dualdit.attention import BranchInput, joint_self_attention
-from echomotion_mvsrope.reference import DEFAULT_THETA
+from echomotion_mvsrope import DEFAULT_THETA
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from diffusers.models.transformers.transformer_wan import WanAttention
 from torch import Tensor
 
 from echomotion_dualdit.attention import project_out, project_qkv
-from echomotion_mvsrope.api import mvs_attention
-from echomotion_mvsrope.reference import DEFAULT_THETA
+from echomotion_mvsrope import DEFAULT_THETA, mvs_attention
 
 
 class MVSRoPEAttnProcessor:
