@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from echomotion_humove.backends.backdrop import BackdropPersonDetector
-from echomotion_humove.build import MeshEstimate
+from echomotion_humove.pipeline import MeshEstimate
 from echomotion_humove.schema import Caption
 from echomotion_humove.synth import synthesize_motion
 from echomotion_motion_codec.rotations import rotation_6d_to_matrix

@@ -12,7 +12,7 @@ import pytest
 from build_backends import BoxKeypoints, ContrastAesthetic, FixedCaptioner, NoisyHMR
 
 from echomotion_humove.backends.backdrop import BackdropPersonDetector
-from echomotion_humove.build import (
+from echomotion_humove.pipeline import (
     AestheticStage,
     BuildConfig,
     ClipContext,
@@ -194,7 +194,7 @@ def test_kill_and_resume(raw: Path, tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
         "from build_backends import *; from test_build import _stages;"
-        "from echomotion_humove.build import BuildConfig, build_dataset;"
+        "from echomotion_humove.pipeline import BuildConfig, build_dataset;"
         "build_dataset([Path(p) for p in sys.argv[3:]], sys.argv[2], BuildConfig(stages=_stages(delay=3.0)))"
     )
     proc = subprocess.Popen(

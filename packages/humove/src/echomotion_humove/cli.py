@@ -138,7 +138,7 @@ def build(
     """Build a dataset from raw videos through the A.4 stages (resumable, idempotent)."""
     from collections import Counter
 
-    from .build import BuildConfig, build_dataset, default_stages
+    from .pipeline import BuildConfig, build_dataset, default_stages
     from .storage import read_manifest
 
     files: list[Path] = []
