@@ -236,3 +236,27 @@ def test_bad_inputs_name_the_argument(inputs: dict[str, torch.Tensor]) -> None:
         )
     with pytest.raises(ValueError, match="dual_blocks"):
         DualDiT.from_preset("tiny", dual_blocks=(0, 9))
+
+
+def test_collision_mode_changes_joint_but_not_video_only(inputs: dict[str, torch.Tensor]) -> None:
+    mvs = make_dual(random_task=False)
+    collision = make_dual(random_task=False, rope_mode="collision")
+    with torch.no_grad():
+        a, b = _run(mvs, inputs, Task.JOINT), _run(collision, inputs, Task.JOINT)
+        va, vb = (
+            _run(mvs, inputs, Task.JOINT, motion=False),
+            _run(collision, inputs, Task.JOINT, motion=False),
+        )
+    assert a.video is not None and b.video is not None
+    assert (a.video - b.video).abs().max() > 1e-6
+    assert va.video is not None and vb.video is not None
+    torch.testing.assert_close(va.video, vb.video, rtol=0, atol=0)
+
+
+def test_wan22_5b_preset_is_hybrid() -> None:
+    from echomotion_dualdit import preset
+
+    model = DualDiT.meta_skeleton(**preset("wan2.2-5b").to_kwargs())
+    assert model.dual_block_indices == tuple(range(0, 30, 2))
+    assert sorted(int(k) for k in model.motion_blocks) == list(range(0, 30, 2))
+    assert model.hidden_dim == 3072 and model.dual_config.in_channels == 48
