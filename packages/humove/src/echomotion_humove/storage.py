@@ -84,6 +84,13 @@ ManifestRow = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- atomic files
+def _readable(tmp: str) -> None:
+    """mkstemp makes 0600 files; give the published file the usual mode (0666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` via a temp file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +98,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -228,6 +236,7 @@ def write_shard_manifest(
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
