@@ -66,3 +66,14 @@ def test_camera_flip_is_an_involution() -> None:
     torch.testing.assert_close(twice.joints, m.joints, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="rotation: expected shape"):
         transform_motion(m, torch.eye(4), body_model=bm)
+
+
+def test_saved_files_get_normal_permissions(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = save_motion(tmp_path / "p.npz", random_motion())
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

@@ -1,6 +1,7 @@
 """EchoMotion motion codec: SMPL motion ⇄ 51 tokens per frame (DESIGN §3)."""
 
 from .amass import read_amass
+from .atomic import atomic_path
 from .builtin import walk_cycle
 from .frames import CAMERA_FROM_YUP, Z_UP_TO_Y_UP, transform_motion
 from .layout import MOTION_DIM, NUM_SLOTS, MotionLayout, Slot
@@ -42,6 +43,7 @@ __all__ = [
     "SMPLMotion",
     "SkeletonBodyModel",
     "Slot",
+    "atomic_path",
     "forward_kinematics",
     "load_motion",
     "read_amass",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .atomic import atomic_path
 from .frames import CAMERA_FROM_YUP, transform_motion
 from .motion import SMPLMotion
 from .rotations import matrix_to_euler
@@ -93,14 +93,6 @@ def save_bvh(
             raise ValueError(f"motion: non-finite BVH channel values at frame {t}")
         lines.append(" ".join(f"{v:.6f}" for v in values))
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.bvh")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path, ".tmp.bvh") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="ascii")
+    return Path(path)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from .atomic import atomic_path
 from .layout import MOTION_DIM
 
 __all__ = ["MotionNormalizer"]
@@ -75,20 +74,12 @@ class MotionNormalizer(torch.nn.Module):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a safetensors file atomically (temp file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path, ".tmp.safetensors") as tmp:
             save_file(
                 {"mean": self.mean.contiguous(), "std": self.std.contiguous()},
-                tmp,
+                str(tmp),
                 metadata={"format": _FORMAT, "version": _VERSION},
             )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MotionNormalizer:

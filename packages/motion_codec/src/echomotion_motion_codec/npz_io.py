@@ -9,12 +9,12 @@ Loading never unpickles (``allow_pickle=False``).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .motion import SMPLMotion
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_motion", "save_motion"]
@@ -29,24 +29,16 @@ def save_motion(path: str | os.PathLike[str], motion: SMPLMotion) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path: expected a file name ending in .npz, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(motion, k).detach().to("cpu", torch.float32).numpy() for k in _TENSORS}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(FORMAT_NAME),
-                version=np.array(FORMAT_VERSION),
-                fps=np.array(motion.fps, dtype=np.float64),
-                frame=np.array(motion.frame),
-                **arrays,
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, ".tmp.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            format=np.array(FORMAT_NAME),
+            version=np.array(FORMAT_VERSION),
+            fps=np.array(motion.fps, dtype=np.float64),
+            frame=np.array(motion.frame),
+            **arrays,
+        )
     return path
 
 

@@ -47,14 +47,14 @@ class ModelConfig(_Strict):
     )
     rope_time_stride: float = Field(1.0, gt=0, description="MVS-RoPE s: 1 keeps Wan's video RoPE")
     rope_mode: Literal["mvs", "collision"] = "mvs"
-    single_stream: bool = Field(
-        False, description="ablation: motion shares the video block weights"
-    )
     gradient_checkpointing: bool = False
 
 
 class DataConfig(_Strict):
     dataset: str | None = Field(None, description="paired HuMoVe dataset directory")
+    synthesize: int = Field(
+        0, ge=0, description="make (or finish) a synthetic dataset of this many clips at `dataset`"
+    )
     motion_datasets: list[str] = Field(
         default_factory=list, description="motion-only datasets (phase 1)"
     )

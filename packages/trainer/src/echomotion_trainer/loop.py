@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,7 +85,7 @@ class Trainer:
         self,
         config: TrainConfig,
         model: nn.Module,
-        sources: dict[int, BatchSource],
+        sources: Mapping[int, BatchSource],
         null_text: Tensor,
         dist: DistInfo,
         *,

@@ -36,6 +36,7 @@ def synth_tiny() -> TrainConfig:
         model=ModelConfig(preset="tiny"),
         data=DataConfig(
             dataset="outputs/synth-tiny/data",
+            synthesize=256,
             frames=17,
             fps=16.0,
             height=32,

@@ -1,0 +1,187 @@
+"""From a `TrainConfig` to the things a run needs: model, codec, text encoder, data, normalizer.
+
+The synthetic world is made on demand (`data.synthesize` clips when the dataset folder has no
+manifest), video latents and text states are cached once per window with humove's `encode`
+step (the model packages' adapters do the encoding), and the motion normalizer is fitted on the
+training motions and stored next to the run. Everything here is plumbing; the loop is loop.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import default_collate
+
+from echomotion_dualdit import DualDiT
+from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec
+from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder
+from echomotion_humove.datasets import LatentDataset, MotionDataset, motion_from_batch
+from echomotion_humove.encode import encode_dataset
+from echomotion_humove.storage import read_manifest
+from echomotion_humove.synth.writer import SynthConfig, write_synthetic_dataset
+from echomotion_motion_codec import MotionLayout, MotionNormalizer
+
+from .config import DataConfig, ModelConfig, TrainConfig
+from .loop import TrainBatch
+
+__all__ = [
+    "RunData",
+    "build_model",
+    "build_text_encoder",
+    "build_video_codec",
+    "fit_normalizer",
+    "prepare_data",
+]
+
+_LAYOUT = MotionLayout()
+
+
+def build_model(cfg: ModelConfig) -> DualDiT:
+    """A DualDiT from a local Wan checkpoint (`wan_path`) or a named preset (random weights)."""
+    options: dict[str, Any] = {"rope_time_stride": cfg.rope_time_stride, "rope_mode": cfg.rope_mode}
+    if cfg.dual_blocks is not None:
+        options["dual_blocks"] = list(cfg.dual_blocks)
+    if cfg.wan_path is not None:
+        if not Path(cfg.wan_path).is_dir():
+            raise FileNotFoundError(f"model.wan_path: no Wan transformer folder at {cfg.wan_path}")
+        model = DualDiT.from_wan(cfg.wan_path, **options)
+    else:
+        model = DualDiT.from_preset(cfg.preset, **options)
+    if cfg.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    return model
+
+
+def build_video_codec(cfg: DataConfig, device: torch.device | str = "cpu") -> Any:
+    if cfg.video_codec == "space_to_depth":
+        return SpaceToDepthCodec(patch=2)
+    if cfg.vae_path is None:
+        raise ValueError("data.vae_path: the wan_vae codec needs the local folder of a Wan VAE")
+    return WanVAECodec.from_pretrained(cfg.vae_path, device=device)
+
+
+def build_text_encoder(cfg: DataConfig, device: torch.device | str = "cpu") -> Any:
+    if cfg.text_encoder == "minilm":
+        if cfg.text_encoder_path is not None:
+            return MiniLMTextEncoder.from_pretrained(cfg.text_encoder_path, device=device)
+        return MiniLMTextEncoder.from_package(device=device)
+    if cfg.text_encoder_path is None:
+        raise ValueError("data.text_encoder_path: the umt5 encoder needs a local UMT5 folder")
+    return UMT5TextEncoder.from_pretrained(cfg.text_encoder_path, device=device)
+
+
+class _PixelEncoder:
+    """humove's `VideoEncoder` over a dualdit codec, run without gradients."""
+
+    def __init__(self, codec: Any) -> None:
+        self.codec = codec
+
+    @torch.no_grad()
+    def encode(self, frames: Tensor) -> Tensor:
+        return self.codec.encode(frames)
+
+
+class _PromptEncoder:
+    """humove's `TextEncoder` over a dualdit text encoder, run without gradients."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+
+    @torch.no_grad()
+    def encode(self, texts: list[str]) -> Tensor:
+        return self.encoder.encode(texts).float().cpu()
+
+
+def fit_normalizer(dataset: MotionDataset, *, max_items: int = 4096) -> MotionNormalizer:
+    """Per-channel statistics of the packed 235-vectors of (up to `max_items`) windows."""
+    step = max(1, len(dataset) // max_items)
+
+    def vectors() -> Any:
+        for i in range(0, len(dataset), step):
+            yield _LAYOUT.pack(motion_from_batch(dataset[i]))
+
+    return MotionNormalizer.fit(vectors())
+
+
+@dataclass
+class RunData:
+    """What the loop consumes, and what the exported pipeline needs to sample."""
+
+    paired: LatentDataset
+    motion: Sequence[dict[str, Any]]
+    normalizer: MotionNormalizer
+    null_text: Tensor  # (1, L, Dt)
+    collate_paired: Any
+    collate_motion: Any
+
+
+def _collate(normalizer: MotionNormalizer, *, with_video: bool) -> Any:
+    def collate(items: list[dict[str, Any]]) -> TrainBatch:
+        batch = default_collate(items)
+        motion = normalizer.normalize(_LAYOUT.pack(motion_from_batch(batch)))  # (B, T, 235)
+        video = batch["video_latents"].float() if with_video else None  # (B, C, F, h, w)
+        return TrainBatch(video=video, motion=motion.float(), text=batch["text_states"].float())
+
+    return collate
+
+
+def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec: Any) -> RunData:
+    """Synthesize (if asked) and encode the dataset, fit the normalizer, build the datasets."""
+    d = config.data
+    if d.dataset is None:
+        raise ValueError("data.dataset: a paired HuMoVe dataset folder is needed")
+    root = Path(d.dataset)
+    if d.synthesize > 0:  # resumable: finished shards are skipped
+        write_synthetic_dataset(
+            root,
+            SynthConfig(
+                clips=d.synthesize,
+                width=d.width,
+                height=d.height,
+                num_frames=d.frames,
+                fps=d.fps,
+                seed=config.seed,
+            ),
+            workers=max(1, min(2, os.cpu_count() or 1)),
+            progress=True,
+        )
+    if not root.exists():
+        raise FileNotFoundError(
+            f"data.dataset: no dataset at {root} (set data.synthesize to make one)"
+        )
+    records = read_manifest(root, status="accepted")
+    if not records:
+        raise ValueError(f"data.dataset: {root} has no accepted clips")
+    latents = f"latents-{d.video_codec}-{d.text_encoder}-{d.frames}"
+    encode_dataset(
+        root,
+        _PixelEncoder(codec),
+        _PromptEncoder(text_encoder),
+        window=d.frames,
+        latents=latents,
+        batch_size=8,
+        progress=True,
+    )
+    paired = LatentDataset(root, latents=latents, window=d.frames)
+    normalizer_path = run_dir / "motion_normalizer.safetensors"
+    if normalizer_path.is_file():
+        normalizer = MotionNormalizer.load(normalizer_path)
+    else:
+        normalizer = fit_normalizer(MotionDataset(root, window=d.frames))
+        normalizer.save(normalizer_path)
+    with torch.no_grad():
+        null_text = text_encoder.encode([""]).float().cpu()  # (1, L, Dt)
+    return RunData(
+        paired=paired,
+        motion=paired,  # phase 1 trains on the motions of the paired data (video dropped)
+        normalizer=normalizer,
+        null_text=null_text,
+        collate_paired=_collate(normalizer, with_video=True),
+        collate_motion=_collate(normalizer, with_video=False),
+    )

@@ -1,0 +1,147 @@
+"""`run_training`: a whole run from a config — set-up, the two phases, checkpoints, export.
+
+Launched as one process or by torchrun (same code). Rank 0 prepares the data (synthesis,
+latent caching, normalizer) while the other ranks wait, then every rank builds the same model
+(seeded), shards it with FSDP2 when there are several processes, and trains.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .build import build_model, build_text_encoder, build_video_codec, prepare_data
+from .config import TrainConfig
+from .distributed import DistInfo, init_distributed, shard_model
+from .loop import StepRecord, Trainer
+from .scalars import ScalarLogger
+from .sources import IndexedBatchSource
+
+__all__ = ["RunSummary", "run_training"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    steps: int
+    seconds: float
+    final_loss_motion: float | None
+    final_loss_video: float | None
+    out_dir: Path
+    export_dir: Path | None
+
+
+def _barrier(info: DistInfo) -> None:
+    if info.distributed:
+        dist.barrier()
+
+
+def _mean_last(records: list[StepRecord], key: str, n: int = 20) -> float | None:
+    values = [getattr(r, key) for r in records if getattr(r, key) is not None][-n:]
+    return sum(values) / len(values) if values else None
+
+
+def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> RunSummary:
+    start = time.time()
+    info = init_distributed(config.device)
+    out_dir = Path(config.out_dir)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(config.to_yaml())
+    warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+    codec = build_video_codec(config.data, info.device)
+    text_encoder = build_text_encoder(config.data, info.device)
+    if not info.is_main:
+        _barrier(info)
+    data = prepare_data(config, out_dir, text_encoder=text_encoder, codec=codec)
+    if info.is_main:
+        _barrier(info)
+
+    torch.manual_seed(config.seed)  # every rank builds the same initial weights
+    model = build_model(config.model).to(info.device)
+    if info.distributed:
+        shard_model(
+            model,
+            [*model.blocks, *model.motion_blocks.values()],
+            bf16=config.mixed_precision == "bf16",
+        )
+    b = config.data.batch_size
+    sources = {
+        1: IndexedBatchSource(data.motion, data.collate_motion, batch_size=b, seed=config.seed + 1,
+                              rank=info.rank, world_size=info.world_size),
+        2: IndexedBatchSource(data.paired, data.collate_paired, batch_size=b, seed=config.seed + 2,
+                              rank=info.rank, world_size=info.world_size),
+    }  # fmt: skip
+    scalars = ScalarLogger(out_dir, config.logging, enabled=info.is_main)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not (progress and info.is_main),
+    )
+    task_id = bar.add_task(config.recipe, total=config.total_steps, stats="")
+    tokens_per_step = _tokens_per_step(config, data.paired[0]) * info.world_size
+
+    def on_step(record: StepRecord) -> None:
+        scalars.log(record)
+        stats = f"phase {record.phase} {record.paradigm:<11} loss {record.loss:.4f} {record.seconds * 1e3:.0f} ms/step"
+        stats += f" {tokens_per_step / max(record.seconds, 1e-9):,.0f} tok/s"
+        bar.update(task_id, completed=record.step, stats=stats)
+
+    trainer = Trainer(
+        config, model, sources, data.null_text, info, out_dir=out_dir, on_step=on_step
+    )
+    if resume and trainer.resume():
+        bar.update(task_id, completed=trainer.step)
+    with bar:
+        records = trainer.train()
+    scalars.close()
+    export_dir = None
+    if info.is_main:
+        export_dir = _export(config, trainer, data.normalizer, codec, text_encoder, out_dir)
+        summary = {"steps": trainer.step, "seconds": time.time() - start,
+                   "final_loss_motion": _mean_last(records, "loss_motion"),
+                   "final_loss_video": _mean_last(records, "loss_video")}  # fmt: skip
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    if info.distributed:
+        dist.destroy_process_group()
+    return RunSummary(
+        steps=trainer.step,
+        seconds=time.time() - start,
+        final_loss_motion=_mean_last(records, "loss_motion"),
+        final_loss_video=_mean_last(records, "loss_video"),
+        out_dir=out_dir,
+        export_dir=export_dir,
+    )
+
+
+def _tokens_per_step(config: TrainConfig, item: dict[str, Any]) -> int:
+    """Video + motion tokens of one process's batch (for the tokens/s figure)."""
+    _, f, h, w = item["video_latents"].shape
+    video = f * (h // 2) * (w // 2)  # the presets patchify (1, 2, 2)
+    motion = item["transl"].shape[0] * 51
+    return config.data.batch_size * (video + motion)
+
+
+def _export(
+    config: TrainConfig,
+    trainer: Trainer,
+    normalizer: Any,
+    codec: Any,
+    text_encoder: Any,
+    out_dir: Path,
+) -> Path:
+    """The final weights (EMA where kept) as a pipeline folder `echomotion generate` loads."""
+    from .export import export_pipeline
+
+    return export_pipeline(config, trainer, normalizer, out_dir / "final")
