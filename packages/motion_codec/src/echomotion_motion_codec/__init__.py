@@ -3,6 +3,7 @@
 from .amass import read_amass
 from .atomic import atomic_path
 from .builtin import walk_cycle
+from .evaluate import evaluate_motion
 from .frames import CAMERA_FROM_YUP, Z_UP_TO_Y_UP, transform_motion
 from .layout import MOTION_DIM, NUM_SLOTS, MotionLayout, Slot
 from .motion import CoordinateFrame, MotionValidationError, SMPLMotion
@@ -44,6 +45,7 @@ __all__ = [
     "SkeletonBodyModel",
     "Slot",
     "atomic_path",
+    "evaluate_motion",
     "forward_kinematics",
     "load_motion",
     "read_amass",
