@@ -1,28 +1,60 @@
-"""Export of a finished run: the EMA (or raw) weights as a folder the generation pipeline loads."""
+"""Export of a finished run: a checkpoint folder `echomotion generate --checkpoint` loads.
+
+Layout (samplers' pipeline.json, version 1): `transformer/` (DualDiT.save_pretrained, EMA
+weights where kept), `motion_normalizer.safetensors`, `pipeline.json` naming the text encoder and
+video codec the run trained with, and `train_config.yaml`. Written beside the target and renamed.
+"""
 
 from __future__ import annotations
 
 import copy
 import shutil
 from pathlib import Path
-from typing import Any
 
+from echomotion_motion_codec import MotionNormalizer
+from echomotion_samplers.pipeline_config import (
+    NORMALIZER_NAME,
+    TRANSFORMER_DIR,
+    PipelineConfig,
+    SamplingDefaults,
+    TextEncoderSpec,
+    VideoCodecSpec,
+)
+
+from .config import TrainConfig
 from .loop import Trainer
 
-__all__ = ["export_pipeline"]
+__all__ = ["export_pipeline", "pipeline_config"]
 
 
-def export_pipeline(config: Any, trainer: Trainer, normalizer: Any, out: Path) -> Path:
-    """Write `out/transformer/` (save_pretrained, safetensors), the motion normalizer and the
-    training config; written next to `out` and renamed into place."""
+def pipeline_config(config: TrainConfig) -> PipelineConfig:
+    """What the run's data and flow settings mean for sampling."""
+    d = config.data
+    text_path = None if d.text_encoder_path is None else str(Path(d.text_encoder_path).resolve())
+    vae_path = None if d.vae_path is None else str(Path(d.vae_path).resolve())
+    return PipelineConfig(
+        fps=d.fps,
+        height=d.height,
+        width=d.width,
+        num_frames=d.frames,
+        text_encoder=TextEncoderSpec(kind=d.text_encoder, path=text_path),
+        video_codec=VideoCodecSpec(kind=d.video_codec, path=vae_path),
+        sampling=SamplingDefaults(shift=config.flow.shift),
+    )
+
+
+def export_pipeline(
+    config: TrainConfig, trainer: Trainer, normalizer: MotionNormalizer, out: Path
+) -> Path:
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model = trainer.model
     if trainer.ema is not None:
         model = copy.deepcopy(model)
         trainer.ema.copy_to(model)
-    model.save_pretrained(str(tmp / "transformer"))  # type: ignore[operator]
-    normalizer.save(tmp / "motion_normalizer.safetensors")
+    model.save_pretrained(str(tmp / TRANSFORMER_DIR))  # type: ignore[operator]
+    normalizer.save(tmp / NORMALIZER_NAME)
+    pipeline_config(config).save(tmp)
     (tmp / "train_config.yaml").write_text(config.to_yaml())
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)

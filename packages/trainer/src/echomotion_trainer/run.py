@@ -108,7 +108,7 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     scalars.close()
     export_dir = None
     if info.is_main:
-        export_dir = _export(config, trainer, data.normalizer, codec, text_encoder, out_dir)
+        export_dir = _export(config, trainer, data.normalizer, out_dir)
         summary = {"steps": trainer.step, "seconds": time.time() - start,
                    "final_loss_motion": _mean_last(records, "loss_motion"),
                    "final_loss_video": _mean_last(records, "loss_video")}  # fmt: skip
@@ -133,14 +133,7 @@ def _tokens_per_step(config: TrainConfig, item: dict[str, Any]) -> int:
     return config.data.batch_size * (video + motion)
 
 
-def _export(
-    config: TrainConfig,
-    trainer: Trainer,
-    normalizer: Any,
-    codec: Any,
-    text_encoder: Any,
-    out_dir: Path,
-) -> Path:
+def _export(config: TrainConfig, trainer: Trainer, normalizer: Any, out_dir: Path) -> Path:
     """The final weights (EMA where kept) as a pipeline folder `echomotion generate` loads."""
     from .export import export_pipeline
 
