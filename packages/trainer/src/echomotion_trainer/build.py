@@ -9,7 +9,6 @@ training motions and stored next to the run. Everything here is plumbing; the lo
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from echomotion_motion_codec import MotionLayout, MotionNormalizer
 
 from .config import DataConfig, ModelConfig, TrainConfig
 from .loop import TrainBatch
+from .sources import IndexedDataset
 
 __all__ = [
     "RunData",
@@ -114,7 +114,7 @@ class RunData:
     """What the loop consumes, and what the exported pipeline needs to sample."""
 
     paired: LatentDataset
-    motion: Sequence[dict[str, Any]]
+    motion: IndexedDataset[dict[str, Any]]
     normalizer: MotionNormalizer
     null_text: Tensor  # (1, L, Dt)
     collate_paired: Any

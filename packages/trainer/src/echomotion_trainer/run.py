@@ -65,7 +65,8 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
         _barrier(info)
 
     torch.manual_seed(config.seed)  # every rank builds the same initial weights
-    model = build_model(config.model).to(info.device)
+    model = build_model(config.model)
+    torch.nn.Module.to(model, info.device)  # (diffusers' typed `to` wrapper confuses mypy)
     if info.distributed:
         shard_model(
             model,

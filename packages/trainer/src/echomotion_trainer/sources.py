@@ -7,8 +7,8 @@ resumed run sees exactly the batches an uninterrupted one would have.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 import torch
 
@@ -17,12 +17,21 @@ from .loop import TrainBatch
 __all__ = ["IndexedBatchSource"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class IndexedDataset(Protocol[T_co]):
+    """A map-style dataset: a length and items by index (torch Datasets, lists, …)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> T_co: ...
 
 
 class IndexedBatchSource(Generic[T]):
     def __init__(
         self,
-        dataset: Sequence[T],
+        dataset: IndexedDataset[T],
         collate: Callable[[list[T]], TrainBatch],
         *,
         batch_size: int,
