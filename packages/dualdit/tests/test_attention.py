@@ -38,20 +38,23 @@ def _by_hand(
     )
 
 
-def test_joint_attention_equals_one_attention_over_concatenated_branches() -> None:
+@pytest.mark.parametrize("time_stride", [1.0, 4.0])
+def test_joint_attention_equals_one_attention_over_concatenated_branches(
+    time_stride: float,
+) -> None:
     video_attn, motion_attn = _attn(0), _attn(1)
     frames, height, width, motion_frames = 2, 3, 2, 5
     xv = torch.randn(2, frames * height * width, 24)
     xm = torch.randn(2, motion_frames * 51, 24)
-    pv = video_positions(frames, height, width)
-    pm = motion_positions(motion_frames, height, width)
+    pv = video_positions(frames, height, width, time_stride=time_stride)
+    pm = motion_positions(motion_frames, height, width, time_stride=time_stride)
     with torch.no_grad():
         out_v, out_m = joint_self_attention(
             BranchInput(video_attn, xv, pv), BranchInput(motion_attn, xm, pm)
         )
         qv, kv, vv = _by_hand(video_attn, xv)
         qm, km, vm = _by_hand(motion_attn, xm)
-        pos = joint_positions(frames, height, width, motion_frames)
+        pos = joint_positions(frames, height, width, motion_frames, time_stride=time_stride)
         heads = attention_reference(
             torch.cat([qv, qm], 1),
             torch.cat([kv, km], 1),
@@ -86,3 +89,23 @@ def test_processor_rejects_wan_tables_and_masks() -> None:
         attn(x, None, None, (table, table))
     with pytest.raises(ValueError, match="attention_mask"):
         attn(x, None, torch.ones(4, 4), torch.zeros(4, 3))
+
+
+def test_fused_projections_give_the_same_joint_attention() -> None:
+    video_attn, motion_attn = _attn(0), _attn(1)
+    xv, xm = torch.randn(1, 12, 24), torch.randn(1, 2 * 51, 24)
+    pv, pm = video_positions(2, 3, 2), motion_positions(2, 3, 2)
+    with torch.no_grad():
+        expected = joint_self_attention(
+            BranchInput(video_attn, xv, pv), BranchInput(motion_attn, xm, pm)
+        )
+        for attn in (video_attn, motion_attn):
+            attn.fuse_projections()
+            for linear in (attn.to_q, attn.to_k, attn.to_v):
+                linear.weight.zero_()  # so only the fused to_qkv can give the expected result
+        got = joint_self_attention(
+            BranchInput(video_attn, xv, pv), BranchInput(motion_attn, xm, pm)
+        )
+    for g, e in zip(got, expected, strict=True):
+        assert g is not None and e is not None
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_WAN, make_dual, make_wan
 from diffusers import WanTransformer3DModel
 from safetensors.torch import load_file, save_file
+from tiny_models import TINY_WAN, make_dual, make_wan
 
 from echomotion_dualdit import CheckpointMismatchError, DualDiT
 

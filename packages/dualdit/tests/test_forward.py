@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_dual
+from tiny_models import make_dual
 
 from echomotion_dualdit import DualDiT, Task
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_dual, make_wan
+from tiny_models import make_dual, make_wan
 
 from echomotion_dualdit import DualDiT, Task
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 import torch
-from conftest import make_wan
+from tiny_models import make_wan
 
 from echomotion_dualdit import DualDiT, Task
 from echomotion_dualdit.codecs import SpaceToDepthCodec

@@ -8,7 +8,6 @@ import torch
 from echomotion_mvsrope import (
     MVSAttnProcessor,
     attention_reference,
-    joint_attention,
     motion_positions,
     qk_norm_rope_reference,
     video_positions,
@@ -89,34 +88,44 @@ def test_processor_in_a_wan_transformer_keeps_its_output() -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_joint_attention_is_one_attention_over_both_streams(backend: str) -> None:
-    video_attn, motion_attn = _attention(), _attention()
-    frames, height, width, motion_frames = 2, 2, 3, 2
-    video = torch.randn(2, frames * height * width, 24)
-    motion = torch.randn(2, motion_frames * 51, 24)
-    vpos = video_positions(frames, height, width, time_stride=4.0)
-    mpos = motion_positions(motion_frames, height, width, time_stride=4.0)
+@pytest.mark.parametrize("cross", [False, True])
+def test_processor_uses_fused_projections_like_wan(backend: str, cross: bool) -> None:
+    attn = _attention(cross=cross)
+    attn.fuse_projections()
+    with torch.no_grad():  # the fused linears must be the ones read: spoil the separate ones
+        for linear in (attn.to_k, attn.to_v) if cross else (attn.to_q, attn.to_k, attn.to_v):
+            linear.weight.zero_()
+    frames, height, width = 1, 2, 3
+    hidden = torch.randn(2, frames * height * width, 24)
+    context = torch.randn(2, 5, 24) if cross else None
+    rope = wan.WanRotaryPosEmbed(12, (1, 2, 2), max_seq_len=1024)
+    table = None if cross else rope(torch.zeros(1, 4, frames, 2 * height, 2 * width))
+    proc = MVSAttnProcessor(backend=backend)
     with torch.no_grad():
-        out_v, out_m = joint_attention(
-            [video_attn, motion_attn], [video, motion], [vpos, mpos], backend=backend
+        expected = attn(hidden, context, None, table)
+        got = proc(attn, hidden, context, None, table)
+        if not cross:
+            got_positions = proc(attn, hidden, rotary_emb=video_positions(frames, height, width))
+            torch.testing.assert_close(got_positions, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_project_qkv_then_project_out_is_the_processor(backend: str) -> None:
+    attn = _attention()
+    hidden = torch.randn(2, 7 * 51, 24)
+    positions = motion_positions(7, 3, 4, time_stride=4.0)
+    proc = MVSAttnProcessor(backend=backend)
+    with torch.no_grad():
+        qkv = proc.project_qkv(attn, hidden, positions)
+        q = attn.to_q(hidden).unflatten(2, (2, 12))
+        k = attn.to_k(hidden).unflatten(2, (2, 12))
+        want_q, want_k = qk_norm_rope_reference(
+            q, k, attn.norm_q.weight, attn.norm_k.weight, positions
         )
-        # by hand: each stream its own projections and norms, one attention over the concatenation
-        qkv = []
-        for attn, x, pos in ((video_attn, video, vpos), (motion_attn, motion, mpos)):
-            q = attn.to_q(x).unflatten(2, (2, 12))
-            k = attn.to_k(x).unflatten(2, (2, 12))
-            v = attn.to_v(x).unflatten(2, (2, 12))
-            q, k = qk_norm_rope_reference(q, k, attn.norm_q.weight, attn.norm_k.weight, pos)
-            qkv.append((q, k, v))
-        q, k, v = (torch.cat(t, dim=1) for t in zip(*qkv, strict=True))
-        out = attention_reference(q, k, v)
-        want_v = video_attn.to_out[0](out[:, : video.shape[1]].flatten(2))
-        want_m = motion_attn.to_out[0](out[:, video.shape[1] :].flatten(2))
-    assert out_v.shape == video.shape and out_m.shape == motion.shape
-    torch.testing.assert_close(out_v, want_v, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(out_m, want_m, atol=1e-5, rtol=1e-5)
-
-
-def test_joint_attention_rejects_mismatched_streams() -> None:
-    with pytest.raises(ValueError, match="equal length"):
-        joint_attention([_attention()], [torch.randn(1, 3, 24)], [])
+        out = proc.project_out(attn, attention_reference(qkv.q, qkv.k, qkv.v))
+        expected = proc(attn, hidden, rotary_emb=positions)
+    torch.testing.assert_close(qkv.q, want_q, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(qkv.k, want_k, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(qkv.v, attn.to_v(hidden).unflatten(2, (2, 12)))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from _tolerances import assert_rel_close
-from conftest import DEVICE
 
 from echomotion_mvsrope import (
     joint_positions,
@@ -15,6 +14,8 @@ from echomotion_mvsrope import (
     qk_norm_rope_reference,
     rope_reference,
 )
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # CPU: the Triton interpreter (conftest)
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64]
 

@@ -18,7 +18,7 @@ import torch
 from diffusers.models.transformers.transformer_wan import WanAttention
 from torch import Tensor
 
-from echomotion_mvsrope import DEFAULT_THETA, mvs_attention, qk_norm_rope
+from echomotion_mvsrope import DEFAULT_THETA, MVSAttnProcessor, mvs_attention
 
 
 @dataclass(frozen=True)
@@ -30,52 +30,6 @@ class BranchInput:
     positions: Tensor  # (S, 3) fp32 MVS-RoPE (t, h, w)
 
 
-@dataclass(frozen=True)
-class QKV:
-    """Projected, normalized and rotated heads of one token sequence."""
-
-    q: Tensor  # (B, S, N, Hd)
-    k: Tensor  # (B, S, N, Hd)
-    v: Tensor  # (B, S, N, Hd)
-
-
-def project_qkv(
-    attn: WanAttention,
-    tokens: Tensor,
-    positions: Tensor,
-    *,
-    theta: float = DEFAULT_THETA,
-    backend: str | None = None,
-) -> QKV:
-    """Wan's self-attention input side: q/k/v projection, QK-RMSNorm, MVS-RoPE on q and k."""
-    if getattr(attn, "fused_projections", False):
-        q, k, v = attn.to_qkv(tokens).chunk(3, dim=-1)  # (B, S, N·Hd) each
-    else:
-        q, k, v = attn.to_q(tokens), attn.to_k(tokens), attn.to_v(tokens)  # (B, S, N·Hd) each
-    heads = attn.heads
-    q = q.unflatten(2, (heads, -1))  # (B, S, N, Hd)
-    k = k.unflatten(2, (heads, -1))  # (B, S, N, Hd)
-    v = v.unflatten(2, (heads, -1))  # (B, S, N, Hd)
-    eps = attn.norm_q.eps if attn.norm_q.eps is not None else 1e-6
-    q, k = qk_norm_rope(
-        q,
-        k,
-        attn.norm_q.weight,
-        attn.norm_k.weight,
-        positions,
-        eps=eps,
-        theta=theta,
-        backend=backend,
-    )  # (B, S, N, Hd) each
-    return QKV(q=q, k=k, v=v)
-
-
-def project_out(attn: WanAttention, heads: Tensor) -> Tensor:
-    """Wan's self-attention output side: merge heads, output projection (and its dropout)."""
-    merged = heads.flatten(2, 3)  # (B, S, D)
-    return attn.to_out[1](attn.to_out[0](merged))  # (B, S, D)
-
-
 def joint_self_attention(
     video: BranchInput | None,
     motion: BranchInput | None,
@@ -84,6 +38,9 @@ def joint_self_attention(
     backend: str | None = None,
 ) -> tuple[Tensor | None, Tensor | None]:
     """Self-attention over ``[video; motion]`` with per-branch weights (paper eq. 1).
+
+    Each branch's input and output sides are those of mvsrope's attention processor hook (the
+    same code that runs a single-branch ``attn1``), so a branch alone equals its processor.
 
     Args:
         video: the video branch (Sv tokens), or None when the video is absent.
@@ -97,28 +54,22 @@ def joint_self_attention(
     """
     if video is None and motion is None:
         raise ValueError("joint_self_attention needs at least one of video and motion, got neither")
+    hook = MVSAttnProcessor(backend=backend, theta=theta)
 
     # 1. Each branch: its own q/k/v projection, QK-RMSNorm and MVS-RoPE at its own positions.
     video_qkv = (
-        project_qkv(video.attn, video.tokens, video.positions, theta=theta, backend=backend)
-        if video
-        else None
-    )
+        hook.project_qkv(video.attn, video.tokens, video.positions) if video else None
+    )  # (B, Sv, N, Hd) each
     motion_qkv = (
-        project_qkv(motion.attn, motion.tokens, motion.positions, theta=theta, backend=backend)
-        if motion
-        else None
-    )
+        hook.project_qkv(motion.attn, motion.tokens, motion.positions) if motion else None
+    )  # (B, Sm, N, Hd) each
 
     # 2. Concatenate along the sequence, video first; one attention over the joint sequence.
     present = [qkv for qkv in (video_qkv, motion_qkv) if qkv is not None]
     q = torch.cat([x.q for x in present], dim=1)  # (B, Sv+Sm, N, Hd)
     k = torch.cat([x.k for x in present], dim=1)  # (B, Sv+Sm, N, Hd)
     v = torch.cat([x.v for x in present], dim=1)  # (B, Sv+Sm, N, Hd)
-    heads = mvs_attention(
-        q, k, v, theta=theta, backend=backend
-    )  # (B, Sv+Sm, N, Hd), q/k pre-rotated
-    heads = heads.type_as(q)
+    heads = mvs_attention(q, k, v, backend=backend)  # (B, Sv+Sm, N, Hd), q/k pre-rotated
 
     # 3. Split by explicit slicing: the first Sv tokens are video, the rest motion.
     num_video = video.tokens.shape[1] if video is not None else 0
@@ -126,8 +77,10 @@ def joint_self_attention(
     motion_heads = heads[:, num_video:]  # (B, Sm, N, Hd)
 
     # 4. Each branch: its own output projection.
-    video_out = project_out(video.attn, video_heads) if video is not None else None  # (B, Sv, D)
+    video_out = (
+        hook.project_out(video.attn, video_heads) if video is not None else None
+    )  # (B, Sv, D)
     motion_out = (
-        project_out(motion.attn, motion_heads) if motion is not None else None
+        hook.project_out(motion.attn, motion_heads) if motion is not None else None
     )  # (B, Sm, D)
     return video_out, motion_out

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -41,7 +41,7 @@ from echomotion_dualdit.embeddings import TaskEmbedding, embed_timestep
 from echomotion_dualdit.presets import DualDiTConfig, preset
 from echomotion_dualdit.processor import MVSRoPEAttnProcessor
 from echomotion_motion_codec import MOTION_DIM, NUM_SLOTS, MotionDetokenizer, MotionTokenizer
-from echomotion_mvsrope import PositionMode, motion_positions, video_positions
+from echomotion_mvsrope import DEFAULT_THETA, POSITION_MODES, motion_positions, video_positions
 
 # diffusers class attributes, as WanTransformer3DModel sets them (fp32 for the time embedding,
 # the adaLN tables and the norms when the rest is loaded in fp16/bf16).
@@ -103,16 +103,14 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         num_tasks: int = 4,
         rope_time_stride: float = 1.0,
         rope_mode: str = "mvs",
-        rope_theta: float = 10000.0,
+        rope_theta: float = DEFAULT_THETA,
         motion_mlp_dim: int | None = None,
     ) -> None:
         super().__init__()
         if len(patch_size) != 3:
             raise ValueError(f"patch_size must be (pt, ph, pw), got {patch_size!r}")
-        if rope_mode not in get_args(PositionMode):
-            raise ValueError(
-                f"rope_mode must be one of {get_args(PositionMode)}, got {rope_mode!r}"
-            )
+        if rope_mode not in POSITION_MODES:
+            raise ValueError(f"rope_mode must be one of {POSITION_MODES}, got {rope_mode!r}")
         if not rope_time_stride > 0:
             raise ValueError(f"rope_time_stride must be > 0, got {rope_time_stride!r}")
         dim = num_attention_heads * attention_head_dim

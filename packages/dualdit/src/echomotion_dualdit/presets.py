@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
-RopeMode = Literal["mvs", "collision"]
+from echomotion_mvsrope import DEFAULT_THETA, PositionMode
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class DualDiTConfig:
     dual_blocks: tuple[int, ...] | None = None
     num_tasks: int = 4
     rope_time_stride: float = 1.0
-    rope_mode: RopeMode = "mvs"
-    rope_theta: float = 10000.0
+    rope_mode: PositionMode = "mvs"
+    rope_theta: float = DEFAULT_THETA
     motion_mlp_dim: int | None = None
 
     def to_kwargs(self) -> dict[str, Any]:

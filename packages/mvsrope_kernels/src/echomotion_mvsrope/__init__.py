@@ -15,6 +15,7 @@ from echomotion_mvsrope.api import (
 )
 from echomotion_mvsrope.positions import (
     MOTION_SLOTS,
+    POSITION_MODES,
     PositionMode,
     joint_positions,
     motion_positions,
@@ -24,8 +25,6 @@ from echomotion_mvsrope.processor import (
     AttentionModule,
     HeadsQKV,
     MVSAttnProcessor,
-    joint_attention,
-    project_qkv,
 )
 from echomotion_mvsrope.reference import (
     DEFAULT_THETA,
@@ -44,6 +43,7 @@ __all__ = [
     "BACKEND_ENV",
     "DEFAULT_THETA",
     "MOTION_SLOTS",
+    "POSITION_MODES",
     "AttentionModule",
     "Backend",
     "HeadsQKV",
@@ -51,12 +51,10 @@ __all__ = [
     "PositionMode",
     "__version__",
     "attention_reference",
-    "joint_attention",
     "joint_positions",
     "motion_positions",
     "mvs_attention",
     "mvs_rope",
-    "project_qkv",
     "qk_norm_rope",
     "qk_norm_rope_reference",
     "resolve_backend",

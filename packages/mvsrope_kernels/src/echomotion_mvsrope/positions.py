@@ -16,7 +16,7 @@ literally. Wan's causal VAE puts pixel frame f at latent time f/4, hence the mot
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -24,7 +24,8 @@ MOTION_SLOTS = 51
 """Motion tokens per frame and person (DESIGN.md §3)."""
 
 PositionMode = Literal["mvs", "collision"]
-POSITION_MODES: tuple[str, ...] = ("mvs", "collision")
+POSITION_MODES: tuple[str, ...] = get_args(PositionMode)
+"""The names :data:`PositionMode` allows, for run-time checks of untyped input (configs)."""
 
 
 def _check_count(name: str, value: int, minimum: int = 1) -> None:

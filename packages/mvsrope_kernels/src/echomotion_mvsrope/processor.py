@@ -1,23 +1,23 @@
 """The hook the dual DiT plugs into: diffusers-style attention processing on the kernels.
 
 This module never imports diffusers. It works on any module shaped like diffusers'
-``WanAttention`` (see :class:`AttentionModule`): ``to_q``, ``to_k``, ``to_v`` linears,
-``norm_q``/``norm_k`` RMSNorms over ``N·D`` (``weight``, ``eps``), ``to_out`` (a sequence whose
-first item is the output linear), and ``heads``.
+``WanAttention`` (see :class:`AttentionModule`): ``to_q``, ``to_k``, ``to_v`` linears (or, after
+``fuse_projections()``, ``to_qkv`` / ``to_kv``), ``norm_q``/``norm_k`` RMSNorms over ``N·D``
+(``weight``, ``eps``), ``to_out`` (a sequence whose first item is the output linear), and
+``heads``.
 
-- :class:`MVSAttnProcessor` has diffusers' processor call signature
-  ``(attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None)``;
-  ``rotary_emb`` may be MVS-RoPE positions (``[S, 3]``/``[B, S, 3]``) or Wan's ``(cos, sin)``
-  table, so it drops into a ``WanTransformer3DModel`` via ``set_attn_processor``.
-- :func:`joint_attention` is the dual block's self-attention read top to bottom (SD3.5 style):
-  each stream projects and normalizes+rotates its own q/k (kernel 1, its own norm weights),
-  the streams are concatenated, one attention runs (kernel 2), the output is split and each
-  stream applies its own output projection.
+:class:`MVSAttnProcessor` has diffusers' processor call signature
+``(attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None)``;
+``rotary_emb`` may be MVS-RoPE positions (``[S, 3]``/``[B, S, 3]``) or Wan's ``(cos, sin)``
+table, so it drops into a ``WanTransformer3DModel`` via ``set_attn_processor``. Its two halves
+are public, :meth:`MVSAttnProcessor.project_qkv` (projection + QK-RMSNorm + MVS-RoPE, kernel 1)
+and :meth:`MVSAttnProcessor.project_out` (merge heads + output projection), so that the dual
+DiT's joint self-attention (``echomotion_dualdit.attention``) runs each branch's side exactly as
+this processor does and only owns the concatenation, the one attention and the split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -58,77 +58,31 @@ def _norm_params(norm: Any, inner: int, name: str) -> tuple[torch.Tensor, float]
     return weight, 1e-6 if eps is None else float(eps)
 
 
-def project_qkv(
-    attn: AttentionModule,
-    hidden_states: torch.Tensor,
-    positions: torch.Tensor,
-    *,
-    theta: float = DEFAULT_THETA,
-    backend: str | None = None,
-) -> HeadsQKV:
-    """Project one stream, then Wan's QK RMSNorm + MVS-RoPE (kernel 1).
+def _project(
+    attn: AttentionModule, hidden_states: torch.Tensor, context: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """q from ``hidden_states``, k/v from ``context`` (None: self-attention), each ``[B, S, N, D]``.
 
-    Args:
-        attn: the stream's attention module.
-        hidden_states: ``[B, S, C]``.
-        positions: ``[S, 3]`` or ``[B, S, 3]``.
-
-    Returns:
-        :class:`HeadsQKV` with ``[B, S, N, D]`` tensors.
+    Follows diffusers' ``_get_qkv_projections``: after ``attn.fuse_projections()`` a
+    self-attention projects through ``to_qkv`` and a cross-attention its k/v through ``to_kv``.
     """
     if hidden_states.dim() != 3:
         raise ValueError(f"hidden_states must be [B, S, C], got {list(hidden_states.shape)}")
+    fused = getattr(attn, "fused_projections", False)
+    if fused and context is None:
+        q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1)  # type: ignore[attr-defined]
+    elif fused:
+        q = attn.to_q(hidden_states)
+        k, v = attn.to_kv(context).chunk(2, dim=-1)  # type: ignore[attr-defined]
+    else:
+        source = hidden_states if context is None else context
+        q, k, v = attn.to_q(hidden_states), attn.to_k(source), attn.to_v(source)
     heads = attn.heads
-    q = attn.to_q(hidden_states).unflatten(2, (heads, -1))  # (B, S, N, D)
-    k = attn.to_k(hidden_states).unflatten(2, (heads, -1))
-    v = attn.to_v(hidden_states).unflatten(2, (heads, -1))
-    inner = q.shape[2] * q.shape[3]
-    q_weight, eps = _norm_params(attn.norm_q, inner, "norm_q")
-    k_weight, _ = _norm_params(attn.norm_k, inner, "norm_k")
-    q, k = qk_norm_rope(q, k, q_weight, k_weight, positions, eps=eps, theta=theta, backend=backend)
-    return HeadsQKV(q, k, v)
-
-
-def _output(attn: AttentionModule, out: torch.Tensor) -> torch.Tensor:
-    hidden = attn.to_out[0](out.flatten(2))  # (B, S, C)
-    return attn.to_out[1](hidden) if len(attn.to_out) > 1 else hidden
-
-
-def joint_attention(
-    attns: Sequence[AttentionModule],
-    hidden_states: Sequence[torch.Tensor],
-    positions: Sequence[torch.Tensor],
-    *,
-    theta: float = DEFAULT_THETA,
-    backend: str | None = None,
-) -> list[torch.Tensor]:
-    """Joint self-attention over several streams (video, motion, ...), each with its own weights.
-
-    Args:
-        attns: one attention module per stream (same ``heads`` and head dim).
-        hidden_states: per stream ``[B, S_i, C_i]``.
-        positions: per stream ``[S_i, 3]`` or ``[B, S_i, 3]`` (e.g. video then motion positions).
-
-    Returns:
-        Per stream ``[B, S_i, C_i]``: the stream's slice of the joint attention, after its own
-        output projection.
-    """
-    if not (len(attns) == len(hidden_states) == len(positions)) or not attns:
-        raise ValueError(
-            "attns, hidden_states and positions must be non-empty and of equal length, got "
-            f"{len(attns)}, {len(hidden_states)}, {len(positions)}"
-        )
-    streams = [
-        project_qkv(a, h, p, theta=theta, backend=backend)
-        for a, h, p in zip(attns, hidden_states, positions, strict=True)
-    ]
-    lengths = [s.q.shape[1] for s in streams]
-    q = torch.cat([s.q for s in streams], dim=1)  # (B, ΣS_i, N, D)
-    k = torch.cat([s.k for s in streams], dim=1)
-    v = torch.cat([s.v for s in streams], dim=1)
-    out = mvs_attention(q, k, v, backend=backend)  # (B, ΣS_i, N, D), q/k pre-rotated
-    pieces = out.split(lengths, dim=1)
-    return [_output(a, o) for a, o in zip(attns, pieces, strict=True)]
+    return (
+        q.unflatten(2, (heads, -1)),  # (B, S, N, D)
+        k.unflatten(2, (heads, -1)),  # (B, L, N, D)
+        v.unflatten(2, (heads, -1)),  # (B, L, N, D)
+    )
 
 
 def _rotate_with_table(
@@ -156,7 +110,34 @@ class MVSAttnProcessor:
 
     def __init__(self, backend: str | None = None, theta: float = DEFAULT_THETA) -> None:
         self.backend = backend
-        self.theta = theta
+        self.theta = float(theta)
+
+    def project_qkv(
+        self, attn: AttentionModule, hidden_states: torch.Tensor, positions: torch.Tensor
+    ) -> HeadsQKV:
+        """A self-attention's input side: q/k/v projection, then QK-RMSNorm + MVS-RoPE (kernel 1).
+
+        Args:
+            attn: the attention module (its own projections and norm weights).
+            hidden_states: ``[B, S, C]``.
+            positions: ``[S, 3]`` or ``[B, S, 3]``.
+
+        Returns:
+            :class:`HeadsQKV` with ``[B, S, N, D]`` tensors, q and k rotated.
+        """
+        q, k, v = _project(attn, hidden_states, None)  # (B, S, N, D) each
+        inner = q.shape[2] * q.shape[3]
+        q_weight, eps = _norm_params(attn.norm_q, inner, "norm_q")
+        k_weight, _ = _norm_params(attn.norm_k, inner, "norm_k")
+        q, k = qk_norm_rope(
+            q, k, q_weight, k_weight, positions, eps=eps, theta=self.theta, backend=self.backend
+        )  # (B, S, N, D) each
+        return HeadsQKV(q, k, v)
+
+    def project_out(self, attn: AttentionModule, heads: torch.Tensor) -> torch.Tensor:
+        """The output side: merge heads ``[B, S, N, D]``, output projection (and its dropout)."""
+        hidden = attn.to_out[0](heads.flatten(2))  # (B, S, C)
+        return attn.to_out[1](hidden) if len(attn.to_out) > 1 else hidden
 
     def __call__(
         self,
@@ -176,20 +157,14 @@ class MVSAttnProcessor:
                 "MVSAttnProcessor does not support image-conditioning projections (add_k_proj)"
             )
         if encoder_hidden_states is None and isinstance(rotary_emb, torch.Tensor):
-            qkv = project_qkv(
-                attn, hidden_states, rotary_emb, theta=self.theta, backend=self.backend
-            )
-            out = mvs_attention(qkv.q, qkv.k, qkv.v, backend=self.backend)
-            return _output(attn, out)
+            qkv = self.project_qkv(attn, hidden_states, rotary_emb)
+            out = mvs_attention(qkv.q, qkv.k, qkv.v, backend=self.backend)  # q/k pre-rotated
+            return self.project_out(attn, out)
         if encoder_hidden_states is not None and isinstance(rotary_emb, torch.Tensor):
             raise ValueError(
                 "rotary_emb positions apply to self-attention only (encoder_hidden_states is set)"
             )
-        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
-        heads = attn.heads
-        q = attn.to_q(hidden_states).unflatten(2, (heads, -1))  # (B, S, N, D)
-        k = attn.to_k(context).unflatten(2, (heads, -1))  # (B, L, N, D)
-        v = attn.to_v(context).unflatten(2, (heads, -1))
+        q, k, v = _project(attn, hidden_states, encoder_hidden_states)  # (B, S|L, N, D)
         inner = q.shape[2] * q.shape[3]
         q_weight, eps = _norm_params(attn.norm_q, inner, "norm_q")
         k_weight, _ = _norm_params(attn.norm_k, inner, "norm_k")
@@ -203,4 +178,4 @@ class MVSAttnProcessor:
             q = _rotate_with_table(q, *rotary_emb)
             k = _rotate_with_table(k, *rotary_emb)
         out = mvs_attention(q, k, v, backend=self.backend)
-        return _output(attn, out)
+        return self.project_out(attn, out)
