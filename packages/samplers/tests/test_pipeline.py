@@ -255,6 +255,25 @@ def test_checkpoint_errors(tmp_path: Path, checkpoint: Path) -> None:
         PipelineConfig.model_validate({**raw, "text_encoder": {"kind": "umt5"}})
 
 
+def test_checkpoint_assembled_from_a_dualdit_folder(
+    tmp_path: Path, tiny: EchoMotionPipeline
+) -> None:
+    """The layout by hand: DualDiT.save_pretrained, the normalizer, the text encoder's folder,
+    pipeline.json — what a trainer writes — loads and samples like the pipeline it came from."""
+    root = tmp_path / "ckpt"
+    tiny.transformer.save_pretrained(str(root / "transformer"))
+    tiny.normalizer.save(root / "motion_normalizer.safetensors")
+    encoder = tiny.text_encoder
+    encoder.model.save_pretrained(str(root / "text_encoder"))  # type: ignore[attr-defined]
+    encoder.tokenizer.save_pretrained(str(root / "text_encoder"))  # type: ignore[attr-defined]
+    tiny.config.save(root)
+    loaded = EchoMotionPipeline.from_pretrained(root)
+    a, b = (p.joint(PROMPTS[0], seed=8, steps=2, progress=False) for p in (tiny, loaded))
+    assert np.array_equal(a.video, b.video) and torch.equal(a.motion.joints, b.motion.joints)
+    with pytest.raises(CheckpointError, match="bare DualDiT"):
+        EchoMotionPipeline.from_pretrained(root / "transformer")
+
+
 def test_components_must_fit_the_transformer(tiny: EchoMotionPipeline) -> None:
     wide = DualDiT.from_preset("tiny", text_dim=TEXT_DIM + 1, num_layers=1, ffn_dim=32)
     with pytest.raises(ValueError, match="text_encoder"):

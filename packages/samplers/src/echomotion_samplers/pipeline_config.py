@@ -158,7 +158,14 @@ class PipelineConfig(_Strict):
         if not Path(checkpoint_dir).is_dir():
             raise CheckpointError(f"checkpoint directory not found: {checkpoint_dir}")
         if not path.is_file():
-            raise CheckpointError(f"{path}: missing; not an EchoMotion checkpoint directory")
+            hint = (
+                " (this looks like a bare DualDiT.save_pretrained folder: put it under "
+                f"{TRANSFORMER_DIR}/ beside {NORMALIZER_NAME} and a {CONFIG_NAME} written by "
+                "PipelineConfig(...).save(dir))"
+                if (Path(checkpoint_dir) / "config.json").is_file()
+                else ""
+            )
+            raise CheckpointError(f"{path}: missing; not an EchoMotion checkpoint directory{hint}")
         try:
             return cls.model_validate_json(path.read_text(encoding="utf-8"))
         except ValidationError as err:

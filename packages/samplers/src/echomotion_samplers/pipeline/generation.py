@@ -7,11 +7,9 @@ video latents, `P` = 235 motion parameters, `L` text tokens, `Dt` text width.
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,7 @@ from echomotion_motion_codec import (
     MotionLayout,
     MotionNormalizer,
     SMPLMotion,
-    transform_motion,
 )
-from echomotion_motion_codec.render import default_camera
 from echomotion_motion_codec.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 
 from ..denoiser import Latents, Task, TextCondition
@@ -36,7 +32,7 @@ from ..pipeline_config import NORMALIZER_NAME, TRANSFORMER_DIR, CheckpointError,
 from ..result import GenerationResult
 from ..sampling import StepCallback, sample
 from ..solvers import SolverConfig, SolverKind
-from ..video_io import is_wan_frame_count, round_to_wan_frames
+from ..video_io import round_to_wan_frames
 from .adapter import DualDiTDenoiser
 from .components import (
     PipelineTextEncoder,
@@ -48,19 +44,9 @@ from .components import (
     on_device,
     save_component,
 )
+from .conditions import as_prompts, place_in_camera, prepare_motion, prepare_video
 
 __all__ = ["EchoMotionPipeline"]
-
-_FPS_TOLERANCE = 1e-3
-
-
-def _as_prompts(prompt: str | Sequence[str], name: str = "prompt") -> list[str]:
-    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-    if not prompts or not all(isinstance(p, str) for p in prompts):
-        raise ValueError(
-            f"{name}: expected a string or a non-empty list of strings, got {prompt!r}"
-        )
-    return prompts
 
 
 class EchoMotionPipeline:
@@ -219,31 +205,9 @@ class EchoMotionPipeline:
         return motion.recompute_joints(self.body_model)
 
     def place_in_camera(self, motion: SMPLMotion) -> SMPLMotion:
-        """A motion in the model's camera frame, η recomputed under the pipeline's body model.
-
-        World-frame motion (y up; BVH input) is seen by the motion codec's default three-quarter
-        camera at the configured size (`render.default_camera`), per sequence."""
-        motion = motion.to("cpu", torch.float32)
-        if motion.frame == "world":
-            sequences = (
-                [motion]
-                if not motion.batch_shape
-                else [motion[i] for i in range(motion.batch_shape[0])]
-            )
-            placed = []
-            for seq in sequences:
-                cam = default_camera(seq, self.config.width, self.config.height)
-                placed.append(
-                    transform_motion(
-                        seq,
-                        cam.rotation,
-                        cam.translation,
-                        body_model=self.body_model,
-                        frame="camera",
-                    )
-                )
-            motion = placed[0] if not motion.batch_shape else SMPLMotion.stack(placed)
-        return motion.recompute_joints(self.body_model)
+        """A motion in the model's camera frame, η recomputed under the pipeline's body model
+        (world-frame motion is seen by the motion codec's default camera; `conditions.py`)."""
+        return place_in_camera(motion, self.body_model, self.config.width, self.config.height)
 
     # ------------------------------------------------------------------ the three modes
     def joint(
@@ -323,20 +287,27 @@ class EchoMotionPipeline:
         if task is Task.V2M:
             if video is None:
                 raise ValueError("video: video_to_motion needs the input frames")
-            video_frames = self._check_video(video)
+            video_frames = prepare_video(video)
             batch, frames, height, width = video_frames.shape[:4]
             prompts: list[str] = []
         else:
             if prompt is None:
                 raise ValueError(f"prompt: task {task.name} needs a prompt")
-            prompts = _as_prompts(prompt)
+            prompts = as_prompts(prompt)
             batch = len(prompts)
             height = cfg.height if height is None else height
             width = cfg.width if width is None else width
             if task is Task.M2V:
                 if motion is None:
                     raise ValueError("motion: motion_to_video needs a motion")
-                given_motion = self._check_motion(motion, batch)
+                given_motion = prepare_motion(
+                    motion,
+                    fps=cfg.fps,
+                    batch=batch,
+                    body_model=self.body_model,
+                    width=width,
+                    height=height,
+                )
                 frames = given_motion.num_frames
             else:
                 frames = round_to_wan_frames(cfg.num_frames if num_frames is None else num_frames)
@@ -361,7 +332,7 @@ class EchoMotionPipeline:
         if task is Task.V2M:
             null = self._null("")
         else:
-            negative = _as_prompts(
+            negative = as_prompts(
                 cfg.negative_prompt if negative_prompt is None else negative_prompt,
                 "negative_prompt",
             )
@@ -408,43 +379,3 @@ class EchoMotionPipeline:
             fov_degrees=cfg.fov_degrees,
             seed=seed,
         )
-
-    # ------------------------------------------------------------------ input checks
-    def _check_motion(self, motion: SMPLMotion, batch: int) -> SMPLMotion:
-        if not math.isclose(motion.fps, self.config.fps, rel_tol=0, abs_tol=_FPS_TOLERANCE):
-            raise ValueError(
-                f"motion: {motion.fps:g} fps, the checkpoint's model runs at {self.config.fps:g} "
-                "fps (resample it first, e.g. echomotion_motion_codec.resample_motion)"
-            )
-        if not is_wan_frame_count(motion.num_frames):
-            raise ValueError(
-                f"motion: {motion.num_frames} frames; expected 4k + 1 frames (e.g. "
-                f"{round_to_wan_frames(motion.num_frames, warn=False)})"
-            )
-        if motion.batch_shape not in ((), (1,), (batch,)):
-            raise ValueError(
-                f"motion: expected one sequence or a batch of {batch} (one per prompt), "
-                f"got batch shape {motion.batch_shape}"
-            )
-        placed = self.place_in_camera(motion)
-        if not placed.batch_shape:
-            placed = SMPLMotion.stack([placed])
-        if placed.batch_shape[0] != batch:
-            placed = SMPLMotion.stack([placed[0]] * batch)
-        return replace(placed, fps=self.config.fps)
-
-    def _check_video(self, video: np.ndarray | Tensor) -> np.ndarray:
-        frames = video.cpu().numpy() if isinstance(video, Tensor) else np.asarray(video)
-        if frames.ndim == 4:
-            frames = frames[None]
-        if frames.dtype != np.uint8 or frames.ndim != 5 or frames.shape[-1] != 3:
-            raise ValueError(
-                f"video: expected uint8 frames (T, H, W, 3) or (B, T, H, W, 3), got "
-                f"{frames.dtype} {frames.shape}"
-            )
-        if not is_wan_frame_count(frames.shape[1]):
-            raise ValueError(
-                f"video: {frames.shape[1]} frames; expected 4k + 1 frames (e.g. "
-                f"{round_to_wan_frames(frames.shape[1], warn=False)})"
-            )
-        return frames
