@@ -305,3 +305,11 @@ def test_minilm_from_the_wheel(tmp_path: Path) -> None:
     assert result.video.shape == (1, FRAMES, HEIGHT, WIDTH, 3)
     loaded.save_pretrained(tmp_path / "again")  # a null path stays a reference
     assert not (tmp_path / "again" / "text_encoder").exists()
+
+
+def test_pipeline_config_knows_the_solvers() -> None:
+    from typing import get_args
+
+    from echomotion_samplers import pipeline_config, solvers
+
+    assert get_args(pipeline_config.SolverKind) == get_args(solvers.SolverKind)

@@ -26,7 +26,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .result import DEFAULT_FOV_DEGREES
-from .solvers import SolverKind
 
 __all__ = [
     "CONFIG_NAME",
@@ -46,6 +45,11 @@ TRANSFORMER_DIR = "transformer"
 NORMALIZER_NAME = "motion_normalizer.safetensors"
 FORMAT_NAME: Literal["echomotion.pipeline"] = "echomotion.pipeline"
 FORMAT_VERSION: Literal[1] = 1
+
+
+# = solvers.SolverKind, spelled out so that reading pipeline.json does not import diffusers
+# (tests check the two agree).
+SolverKind = Literal["euler", "unipc"]
 
 
 class CheckpointError(ValueError):
