@@ -313,3 +313,12 @@ def test_pipeline_config_knows_the_solvers() -> None:
     from echomotion_samplers import pipeline_config, solvers
 
     assert get_args(pipeline_config.SolverKind) == get_args(solvers.SolverKind)
+
+
+def test_bfloat16_transformer_from_a_checkpoint(checkpoint: Path) -> None:
+    """bf16 keeps diffusers' float32 tables: the adapter casts to the compute dtype."""
+    pipe = EchoMotionPipeline.from_pretrained(checkpoint, dtype=torch.bfloat16)
+    assert pipe.transformer.dtype == torch.bfloat16
+    result = pipe.joint(PROMPTS[0], seed=0, steps=2, progress=False)
+    assert result.video.shape == (1, FRAMES, HEIGHT, WIDTH, 3)
+    assert result.latents.motion is not None and result.latents.motion.dtype == torch.float32

@@ -48,7 +48,7 @@ class DualDiTDenoiser:
         if reference is None:
             raise ValueError("denoiser: expected video or motion (or both), got neither")
         batch, device = int(reference.shape[0]), reference.device
-        dtype = next(self.model.parameters()).dtype
+        dtype = self.model.dtype  # the compute dtype (some tables stay float32 under bf16)
         if text is None:
             states = self.null_text.to(device=device, dtype=dtype).expand(batch, -1, -1)
         else:
