@@ -111,7 +111,8 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
         recipe("synth-tiny"),
         [f"out_dir={tmp_path}", f"data.dataset={tmp_path}/data", "data.synthesize=8", "data.frames=5",
          "data.batch_size=2", "phase1.steps=2", "phase2.steps=3", "checkpoint.every=2",
-         "logging.tensorboard=false", "model.dual_blocks=[0, 2]"],
+         "logging.tensorboard=false", "model.dual_blocks=[0, 2]", "logging.validate_every=5",
+         "logging.validation_steps=2"],
     )  # fmt: skip
     summary = run_training(cfg, progress=False)
     assert summary.steps == 5
@@ -121,6 +122,24 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "final" / "motion_normalizer.safetensors").is_file()
     reloaded = DualDiT.from_pretrained(str(tmp_path / "final" / "transformer"))
     assert reloaded.dual_block_indices == (0, 2)
+    # validation samples of the three modes at step 5
+    val = tmp_path / "validation" / "step_00000005"
+    names = {p.name for p in val.iterdir()}
+    assert {
+        "joint.mp4",
+        "joint.npz",
+        "m2v.mp4",
+        "v2m.npz",
+        "v2m_skeleton.mp4",
+        "joint_sheet.png",
+    } <= names
+    # the exported folder is a checkpoint the generation pipeline loads
+    from echomotion_samplers.pipeline import EchoMotionPipeline
+
+    pipe = EchoMotionPipeline.from_pretrained(tmp_path / "final")
+    result = pipe.joint("a person waves", steps=2, seed=0, progress=False)
+    assert result.video.shape == (1, 5, 32, 32, 3)
+    assert result.motion.num_frames == 5
     # the run resumes from its last checkpoint without redoing finished steps
     again = run_training(cfg, resume=True, progress=False)
     assert again.steps == 5

@@ -1,15 +1,14 @@
 """Export of a finished run: a checkpoint folder `echomotion generate --checkpoint` loads.
 
-Layout (samplers' pipeline.json, version 1): `transformer/` (DualDiT.save_pretrained, EMA
-weights where kept), `motion_normalizer.safetensors`, `pipeline.json` naming the text encoder and
+Layout (samplers' pipeline.json, version 1): `transformer/` (DualDiT.save_pretrained), `motion_normalizer.safetensors`, `pipeline.json` naming the text encoder and
 video codec the run trained with, and `train_config.yaml`. Written beside the target and renamed.
 """
 
 from __future__ import annotations
 
-import copy
 import shutil
 from pathlib import Path
+from typing import Any
 
 from echomotion_motion_codec import MotionNormalizer
 from echomotion_samplers.pipeline_config import (
@@ -22,7 +21,6 @@ from echomotion_samplers.pipeline_config import (
 )
 
 from .config import TrainConfig
-from .loop import Trainer
 
 __all__ = ["export_pipeline", "pipeline_config"]
 
@@ -44,15 +42,12 @@ def pipeline_config(config: TrainConfig) -> PipelineConfig:
 
 
 def export_pipeline(
-    config: TrainConfig, trainer: Trainer, normalizer: MotionNormalizer, out: Path
+    config: TrainConfig, model: Any, normalizer: MotionNormalizer, out: Path
 ) -> Path:
+    """Write `model` (already carrying the weights to ship, e.g. the EMA) as a checkpoint."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model = trainer.model
-    if trainer.ema is not None:
-        model = copy.deepcopy(model)
-        trainer.ema.copy_to(model)
-    model.save_pretrained(str(tmp / TRANSFORMER_DIR))  # type: ignore[operator]
+    model.save_pretrained(str(tmp / TRANSFORMER_DIR))
     normalizer.save(tmp / NORMALIZER_NAME)
     pipeline_config(config).save(tmp)
     (tmp / "train_config.yaml").write_text(config.to_yaml())

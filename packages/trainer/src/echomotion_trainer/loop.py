@@ -91,6 +91,7 @@ class Trainer:
         *,
         out_dir: str | Path | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
+        validate: Callable[[int], object] | None = None,
     ) -> None:
         self.config = config
         self.model = model
@@ -99,6 +100,7 @@ class Trainer:
         self.dist = dist
         self.out_dir = Path(out_dir or config.out_dir)
         self.on_step = on_step
+        self.validate = validate  # called on every rank every `logging.validate_every` steps
         self.step = 0
         # Both generators are shared by all ranks: every rank draws the plan, σ and noise of the
         # whole global batch and keeps its own rows, so N processes × B rows see exactly what one
@@ -252,6 +254,9 @@ class Trainer:
             self._log(record)
             if every and self.step % every == 0 and self.step < cfg.total_steps:
                 self.save_checkpoint()
+            v_every = cfg.logging.validate_every
+            if self.validate is not None and v_every and self.step % v_every == 0:
+                self.validate(self.step)
         if self.step == cfg.total_steps and (
             not self.checkpoints.latest() or self._latest_step() != self.step
         ):

@@ -21,9 +21,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from .build import build_model, build_text_encoder, build_video_codec, prepare_data
 from .config import TrainConfig
 from .distributed import DistInfo, init_distributed, shard_model
+from .export import export_pipeline
+from .gather import full_model
 from .loop import StepRecord, Trainer
 from .scalars import ScalarLogger
 from .sources import IndexedBatchSource
+from .validation import Validator
 
 __all__ = ["RunSummary", "run_training"]
 
@@ -102,14 +105,20 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     trainer = Trainer(
         config, model, sources, data.null_text, info, out_dir=out_dir, on_step=on_step
     )
+    if config.logging.validate_every:
+        trainer.validate = Validator(
+            config, trainer, paired=data.paired, normalizer=data.normalizer, codec=codec,
+            text_encoder=text_encoder,
+        )  # fmt: skip
     if resume and trainer.resume():
         bar.update(task_id, completed=trainer.step)
     with bar:
         records = trainer.train()
     scalars.close()
     export_dir = None
+    final = full_model(trainer)  # collective under FSDP; the model on rank 0
     if info.is_main:
-        export_dir = _export(config, trainer, data.normalizer, out_dir)
+        export_dir = export_pipeline(config, final, data.normalizer, out_dir / "final")
         summary = {"steps": trainer.step, "seconds": time.time() - start,
                    "final_loss_motion": _mean_last(records, "loss_motion"),
                    "final_loss_video": _mean_last(records, "loss_video")}  # fmt: skip
@@ -132,10 +141,3 @@ def _tokens_per_step(config: TrainConfig, item: dict[str, Any]) -> int:
     video = f * (h // 2) * (w // 2)  # the presets patchify (1, 2, 2)
     motion = item["transl"].shape[0] * 51
     return config.data.batch_size * (video + motion)
-
-
-def _export(config: TrainConfig, trainer: Trainer, normalizer: Any, out_dir: Path) -> Path:
-    """The final weights (EMA where kept) as a pipeline folder `echomotion generate` loads."""
-    from .export import export_pipeline
-
-    return export_pipeline(config, trainer, normalizer, out_dir / "final")
