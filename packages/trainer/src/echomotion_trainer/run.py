@@ -8,6 +8,7 @@ latent caching, normalizer) while the other ranks wait, then every rank builds t
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
                               rank=info.rank, world_size=info.world_size),
     }  # fmt: skip
     scalars = ScalarLogger(out_dir, config.logging, enabled=info.is_main)
+    for note in scalars.notes:
+        print(note, file=sys.stderr)
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
