@@ -1,6 +1,7 @@
 """`echomotion train`: registered on the `echomotion` command through the `echomotion.commands`
 entry point (samplers' plug-in contract), and runnable as `python -m echomotion_trainer` —
 which is what torchrun launches: `torchrun --nproc-per-node 8 -m echomotion_trainer train ...`.
+`echomotion eval` is registered beside it (`eval_cli.py`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def train(
 
 def register(app: typer.Typer) -> None:
     """The `echomotion.commands` entry point."""
+    from .eval_cli import eval_command
+
     app.command("train")(train)
+    app.command("eval")(eval_command)
 
 
 def main() -> None:

@@ -1,0 +1,361 @@
+"""`echomotion eval`: the three modes of a checkpoint scored on fresh synthetic clips (issue 8).
+
+Clips come from the synthetic world (`echomotion_humove.synth.synthesize_clip`) at the
+checkpoint's size, frame count and fps, from held-out seeds (`seed + i`, default 10 000 + i;
+training data uses `seed·1000003 + i` with small seeds, the action classifier seeds 0…239).
+
+- v2m: the clip's frames → motion, against the clip's camera-frame motion: MPJPE, PA-MPJPE (mm),
+  joint-angle error (deg).
+- m2v: the clip's motion (+ caption) → video, against the ground-truth rendering of that motion
+  with the clip's appearance and camera (= the clip's frames): PSNR (dB), SSIM; and the MPJPE of a
+  v2m recovery from the generated video against the conditioning motion.
+- joint: caption → video + motion. Video–motion consistency: the generated motion rendered with
+  the caption's appearance and the clip's camera/backdrop, PSNR/SSIM against the generated video.
+  Smoothness (accel, jitter) and foot-skating ratio of the generated motion next to the same
+  figures of the clips' own motions (`data_…`). Text following: an action classifier's accuracy
+  on the generated motions against the action the caption asked for.
+
+Foot skating of camera-frame motion is measured without the camera (camera y down, floor at each
+sequence's lowest foot: `evaluate_motion` without `world_from_camera`) for generated and data
+motion alike: a generated motion's camera is not the clip's, so the clip's floor would not fit it.
+
+The scoring functions (`score_v2m`, `score_video`, `score_m2v`, `score_joint`, `render_motion`)
+take plain arrays and motions, so they are tested on known answers without a model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from echomotion_humove.action_classifier import (
+    ActionClassifier,
+    ActionClassifierConfig,
+    train_action_classifier,
+)
+from echomotion_humove.synth import Person, Stage, SyntheticClip, render_frames, synthesize_clip
+from echomotion_motion_codec import SkeletonBodyModel, SMPLMotion, atomic_path, evaluate_motion
+from echomotion_motion_codec.image_metrics import psnr, ssim
+
+__all__ = [
+    "MODES",
+    "PSNR_CAP_DB",
+    "EvalReport",
+    "evaluate_checkpoint",
+    "make_clips",
+    "render_motion",
+    "score_joint",
+    "score_m2v",
+    "score_v2m",
+    "score_video",
+]
+
+MODES = ("joint", "m2v", "v2m")
+PSNR_CAP_DB = 100.0  # identical frames (MSE 0, PSNR +inf) count as 100 dB: JSON-safe means
+DEFAULT_SEED = 10_000
+
+
+# ------------------------------------------------------------------------------ the report
+@dataclass(frozen=True)
+class EvalReport:
+    """What `evaluate_checkpoint` measured. metrics: mode → metric name → value (all floats);
+    units are in the names (mm, deg, db, m_s2, m_s3; ratios and SSIM unitless)."""
+
+    checkpoint: str
+    clips: int
+    seed: int
+    steps: int
+    modes: tuple[str, ...]
+    fps: float
+    width: int
+    height: int
+    num_frames: int
+    classifier: str | None  # where the joint mode's action classifier came from
+    metrics: dict[str, dict[str, float]]
+    seconds: float
+    seeds: tuple[int, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite metrics (a diverged model) become null."""
+        out = asdict(self)
+        out["modes"], out["seeds"] = list(self.modes), list(self.seeds)
+        out["metrics"] = {
+            mode: {k: (v if math.isfinite(v) else None) for k, v in values.items()}
+            for mode, values in self.metrics.items()
+        }
+        return {"format": "echomotion.eval", "version": 1, **out}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def write(self, path: str | Path) -> Path:
+        """Write the JSON report atomically (temp file + rename)."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out, suffix=".json") as tmp:
+            tmp.write_text(self.to_json(), encoding="utf-8")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalReport:
+        raw = {k: v for k, v in data.items() if k not in ("format", "version")}
+        raw["modes"], raw["seeds"] = tuple(raw["modes"]), tuple(raw.get("seeds", ()))
+        raw["metrics"] = {
+            mode: {k: (math.nan if v is None else float(v)) for k, v in values.items()}
+            for mode, values in raw["metrics"].items()
+        }
+        return cls(**raw)
+
+
+# ------------------------------------------------------------------------------ clips
+def make_clips(
+    count: int, *, seed: int = DEFAULT_SEED, width: int, height: int, num_frames: int, fps: float
+) -> list[SyntheticClip]:
+    """`count` synthetic clips from seeds `seed`, `seed + 1`, …"""
+    if count < 1:
+        raise ValueError(f"clips: expected >= 1, got {count}")
+    body_model = SkeletonBodyModel()
+    return [
+        synthesize_clip(
+            seed + i,
+            width=width,
+            height=height,
+            num_frames=num_frames,
+            fps=fps,
+            body_model=body_model,
+        )
+        for i in range(count)
+    ]
+
+
+def _stage(clip: SyntheticClip) -> Stage:
+    """The clip's camera intrinsics, wall, floor and floor plane (as `synthesize_clip` builds)."""
+    height, width = clip.frames.shape[1:3]
+    camera = clip.camera
+    pin = camera.pinhole(width, height)
+    up = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    normal = (camera.rotation.double() @ up).numpy()
+    return Stage(
+        width=width,
+        height=height,
+        focal=pin.focal,
+        wall_rgb=clip.backdrop.wall_rgb,
+        floor_rgb=clip.backdrop.floor_rgb,
+        floor_normal=normal,
+        floor_offset=float(normal @ camera.translation.double().numpy()),
+    )
+
+
+def render_motion(motion: SMPLMotion, clip: SyntheticClip) -> np.ndarray:
+    """(T, H, W, 3) uint8: a camera-frame motion (one sequence) rendered as the clip's mannequin
+    (its caption's appearance and body size) in front of the clip's camera and backdrop. The
+    clip's own motion gives back the clip's frames."""
+    if motion.batch_shape or motion.frame != "camera":
+        raise ValueError(
+            f"motion: expected one camera-frame sequence, got batch {motion.batch_shape}, "
+            f"frame {motion.frame!r}"
+        )
+    joints = motion.joints.detach().cpu().float().numpy()  # (T, 24, 3)
+    scale = 1.0 + 0.06 * float(clip.motion_world.betas[0])
+    return render_frames([Person(joints, clip.appearance, scale)], _stage(clip))
+
+
+# ------------------------------------------------------------------------------ scoring
+def _mean(values: torch.Tensor) -> float:
+    return float(values.double().mean())
+
+
+def score_video(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """PSNR (dB, per frame capped at `PSNR_CAP_DB`) and SSIM of uint8 videos (..., T, H, W, 3),
+    averaged over all frames."""
+    a, b = torch.as_tensor(np.asarray(pred)), torch.as_tensor(np.asarray(target))
+    if a.dtype != torch.uint8 or b.dtype != torch.uint8:
+        raise ValueError(f"pred, target: expected uint8 frames, got {a.dtype} and {b.dtype}")
+    return {
+        "psnr_db": _mean(psnr(a, b).clamp(max=PSNR_CAP_DB)),
+        "ssim": _mean(ssim(a, b)),
+    }
+
+
+def score_v2m(recovered: SMPLMotion, truth: SMPLMotion) -> dict[str, float]:
+    """MPJPE, PA-MPJPE (mm) and joint-angle error (deg) of recovered vs true motion (same frame,
+    frames, fps, batch)."""
+    m = evaluate_motion(recovered, truth)
+    return {k: m[k] for k in ("mpjpe_mm", "pa_mpjpe_mm", "joint_angle_error_deg")}
+
+
+def score_m2v(
+    video: np.ndarray, truth_video: np.ndarray, recovered: SMPLMotion, condition: SMPLMotion
+) -> dict[str, float]:
+    """Generated vs ground-truth video (PSNR/SSIM) and the v2m recovery from the generated video
+    vs the conditioning motion (`recovery_mpjpe_mm`, `recovery_pa_mpjpe_mm`)."""
+    out = score_video(video, truth_video)
+    rec = score_v2m(recovered, condition)
+    out["recovery_mpjpe_mm"] = rec["mpjpe_mm"]
+    out["recovery_pa_mpjpe_mm"] = rec["pa_mpjpe_mm"]
+    return out
+
+
+def _smoothness(motion: SMPLMotion, prefix: str) -> dict[str, float]:
+    m = evaluate_motion(motion)
+    return {
+        f"{prefix}{k}": m[k] for k in ("accel_m_s2", "jitter_m_s3", "foot_skating_ratio") if k in m
+    }
+
+
+def score_joint(
+    video: np.ndarray,
+    motion: SMPLMotion,
+    clips: Sequence[SyntheticClip],
+    classifier: ActionClassifier | None = None,
+) -> dict[str, float]:
+    """Joint-mode figures of B generated samples (video (B, T, H, W, 3) uint8, camera-frame
+    motion (B, T, …)), sample i made from `clips[i].caption`:
+
+    consistency_psnr_db / consistency_ssim: the generated motion rendered with the clip's
+    appearance and camera vs the generated video; accel_m_s2, jitter_m_s3, foot_skating_ratio of
+    the generated motion and data_… of the clips' motions; text_accuracy: the classifier's
+    accuracy against the clips' actions (omitted without a classifier)."""
+    if motion.batch_shape != (len(clips),) or len(video) != len(clips):
+        raise ValueError(
+            f"video, motion: expected a batch of {len(clips)} (one per clip), got "
+            f"{len(video)} videos and motion batch {motion.batch_shape}"
+        )
+    rendered = np.stack([render_motion(motion[i], clip) for i, clip in enumerate(clips)])
+    consistency = score_video(rendered, np.asarray(video))
+    out = {f"consistency_{k}": v for k, v in consistency.items()}
+    out |= _smoothness(motion, "")
+    data = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in clips])
+    out |= _smoothness(data, "data_")
+    if classifier is not None:
+        out["text_accuracy"] = classifier.predict(motion).accuracy([c.action for c in clips])
+    return out
+
+
+def _mean_dicts(parts: Sequence[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """Weighted (by batch size) means of per-batch figures."""
+    total = sum(n for n, _ in parts)
+    keys = parts[0][1].keys()
+    return {k: sum(n * d[k] for n, d in parts) / total for k in keys}
+
+
+# ------------------------------------------------------------------------------ the run
+def _classifier(
+    classifier: ActionClassifier | str | Path | None,
+    *,
+    fps: float,
+    num_frames: int,
+    motions: int,
+    steps: int,
+) -> tuple[ActionClassifier, str]:
+    if isinstance(classifier, ActionClassifier):
+        return classifier.eval(), "given"
+    if classifier is not None:
+        return ActionClassifier.load(classifier), str(classifier)
+    model = train_action_classifier(
+        num_motions=motions,
+        steps=steps,
+        num_frames=num_frames,
+        min_frames=max(2, (num_frames + 1) // 2),
+        config=ActionClassifierConfig(fps=fps),
+    )
+    return model, f"trained here: {motions} motions, {steps} steps"
+
+
+def evaluate_checkpoint(
+    checkpoint_dir: str | Path,
+    *,
+    clips: int = 8,
+    seed: int = DEFAULT_SEED,
+    steps: int = 20,
+    classifier: ActionClassifier | str | Path | None = None,
+    modes: Sequence[str] = MODES,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    classifier_motions: int = 240,
+    classifier_steps: int = 150,
+    log: Callable[[str], None] | None = None,
+) -> EvalReport:
+    """Score the checkpoint's modes on `clips` fresh synthetic clips (seeds `seed + i`) made at
+    its pipeline.json size / frames / fps, sampling with `steps` solver steps (noise seeded with
+    `seed`). `classifier`: an `ActionClassifier`, a folder `ActionClassifier.save` wrote, or None
+    to train one here (`classifier_motions`, `classifier_steps`; only when "joint" is in modes)."""
+    from echomotion_samplers.pipeline import EchoMotionPipeline
+
+    modes = tuple(dict.fromkeys(modes))
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        raise ValueError(f"modes: expected some of {', '.join(MODES)}, got {list(modes)}")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps, batch_size: expected >= 1, got {steps}, {batch_size}")
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    pipe = EchoMotionPipeline.from_pretrained(checkpoint_dir, device=device)
+    cfg = pipe.config
+    say(
+        f"making {clips} clips {cfg.width}x{cfg.height}, {cfg.num_frames} frames at {cfg.fps:g} fps"
+    )
+    data = make_clips(
+        clips, seed=seed, width=cfg.width, height=cfg.height, num_frames=cfg.num_frames, fps=cfg.fps
+    )
+    cls_model: ActionClassifier | None = None
+    cls_source: str | None = None
+    if "joint" in modes:
+        say("action classifier: " + ("training" if classifier is None else "loading"))
+        cls_model, cls_source = _classifier(
+            classifier,
+            fps=cfg.fps,
+            num_frames=cfg.num_frames,
+            motions=classifier_motions,
+            steps=classifier_steps,
+        )
+    sampling: dict[str, Any] = {"steps": steps, "progress": False}
+    parts: dict[str, list[tuple[int, dict[str, float]]]] = {m: [] for m in modes}
+    for start in range(0, clips, batch_size):
+        batch = data[start : start + batch_size]
+        n = len(batch)
+        noise_seed = seed + start
+        frames = np.stack([c.frames for c in batch])  # (B, T, H, W, 3)
+        truth = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in batch])
+        truth = pipe.place_in_camera(truth)  # η under the pipeline's body model
+        prompts = [c.caption.full for c in batch]
+        if "v2m" in modes:
+            say(f"v2m: clips {start}…{start + n - 1}")
+            rec = pipe.video_to_motion(frames, seed=noise_seed, **sampling)
+            parts["v2m"].append((n, score_v2m(rec.motion, truth)))
+        if "m2v" in modes:
+            say(f"m2v: clips {start}…{start + n - 1}")
+            gen = pipe.motion_to_video(prompts, truth, seed=noise_seed, **sampling)
+            back = pipe.video_to_motion(gen.video, seed=noise_seed, **sampling)
+            parts["m2v"].append((n, score_m2v(gen.video, frames, back.motion, gen.motion)))
+        if "joint" in modes:
+            say(f"joint: clips {start}…{start + n - 1}")
+            gen = pipe.joint(prompts, seed=noise_seed, **sampling)
+            parts["joint"].append((n, score_joint(gen.video, gen.motion, batch, cls_model)))
+    metrics = {m: _mean_dicts(parts[m]) for m in modes}
+    bad = {f"{m}.{k}": v for m in metrics for k, v in metrics[m].items() if not math.isfinite(v)}
+    if bad:
+        say(f"warning: non-finite metrics {bad}")
+    return EvalReport(
+        checkpoint=str(checkpoint_dir),
+        clips=clips,
+        seed=seed,
+        steps=steps,
+        modes=modes,
+        fps=cfg.fps,
+        width=cfg.width,
+        height=cfg.height,
+        num_frames=cfg.num_frames,
+        classifier=cls_source,
+        metrics=metrics,
+        seconds=time.perf_counter() - started,
+        seeds=tuple(c.seed for c in data),
+    )

