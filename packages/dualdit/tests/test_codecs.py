@@ -77,3 +77,22 @@ def test_wan_vae_codec_shapes_and_normalization(tmp_path: Path) -> None:
         codec.encode(torch.zeros(1, 3, 8, 32, 32))
     with pytest.raises(ValueError, match="AutoencoderKLWan folder"):
         WanVAECodec.from_pretrained(tmp_path / "nothing")
+
+
+def test_space_to_depth_normalization_fits_and_inverts() -> None:
+    from echomotion_dualdit.codecs import fit_pixel_stats
+
+    g = torch.Generator().manual_seed(0)
+    colour = torch.tensor([0.5, -0.2, 0.1]).view(1, 3, 1, 1, 1)
+    pixels = (colour + 0.2 * torch.randn(2, 3, 9, 8, 8, generator=g)).clamp(-1, 1)
+    mean, std = fit_pixel_stats([pixels[:1], pixels[1]])
+    torch.testing.assert_close(
+        torch.tensor(mean), pixels.double().mean(dim=(0, 2, 3, 4)).float(), atol=1e-5, rtol=0
+    )
+    codec = SpaceToDepthCodec(patch=2, mean=mean, std=std)  # type: ignore[arg-type]
+    latents = codec.encode(pixels)
+    assert abs(float(latents.mean())) < 0.05
+    assert abs(float(latents.std()) - 1.0) < 0.05
+    torch.testing.assert_close(codec.decode(latents), pixels, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="std > 0"):
+        SpaceToDepthCodec(std=(1.0, 0.0, 1.0))

@@ -137,6 +137,9 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
     from echomotion_samplers.pipeline import EchoMotionPipeline
 
     pipe = EchoMotionPipeline.from_pretrained(tmp_path / "final")
+    stats = json.loads((tmp_path / "video_stats.json").read_text())
+    assert pipe.config.video_codec.std == tuple(stats["std"])  # latents normalized by the data
+    assert all(0 < s < 1 for s in stats["std"])
     result = pipe.joint("a person waves", steps=2, seed=0, progress=False)
     assert result.video.shape == (1, 5, 32, 32, 3)
     assert result.motion.num_frames == 5

@@ -77,13 +77,16 @@ class TextEncoderSpec(_Strict):
 
 
 class VideoCodecSpec(_Strict):
-    """kind "space_to_depth": dualdit's lossless `SpaceToDepthCodec(patch, temporal)`, no weights;
+    """kind "space_to_depth": dualdit's lossless `SpaceToDepthCodec(patch, temporal, mean, std)`;
     kind "wan_vae": `WanVAECodec` from a local `AutoencoderKLWan` folder."""
 
     kind: Literal["space_to_depth", "wan_vae"]
     path: str | None = None
     patch: int = Field(default=2, ge=1)
     temporal: int = Field(default=4, ge=1)
+    # space_to_depth only: per-colour pixel statistics the latents are normalized by
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
     @model_validator(mode="after")

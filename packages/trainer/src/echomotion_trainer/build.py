@@ -8,6 +8,8 @@ training motions and stored next to the run. Everything here is plumbing; the lo
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +20,13 @@ from torch import Tensor
 from torch.utils.data import default_collate
 
 from echomotion_dualdit import DualDiT
-from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec
+from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec, fit_pixel_stats
 from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder
 from echomotion_humove.datasets import LatentDataset, MotionDataset, motion_from_batch
 from echomotion_humove.encode import encode_dataset
 from echomotion_humove.storage import read_manifest
 from echomotion_humove.synth.writer import SynthConfig, write_synthetic_dataset
+from echomotion_humove.video_io import read_video
 from echomotion_motion_codec import MotionLayout, MotionNormalizer
 
 from .config import DataConfig, ModelConfig, TrainConfig
@@ -117,6 +120,7 @@ class RunData:
     motion: IndexedDataset[dict[str, Any]]
     normalizer: MotionNormalizer
     null_text: Tensor  # (1, L, Dt)
+    codec: Any  # the video codec the latents were made with
     collate_paired: Any
     collate_motion: Any
 
@@ -131,8 +135,33 @@ def _collate(normalizer: MotionNormalizer, *, with_video: bool) -> Any:
     return collate
 
 
+def fit_codec_stats(
+    root: Path, records: list[Any], run_dir: Path, max_clips: int = 64
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-colour pixel statistics of (up to `max_clips`) training videos, kept in the run folder."""
+    path = run_dir / "video_stats.json"
+    if path.is_file():
+        stats = json.loads(path.read_text())
+        return tuple(stats["mean"]), tuple(stats["std"])
+    clips = [r for r in records if r.video_file is not None]
+    step = max(1, len(clips) // max_clips)
+
+    def videos() -> Any:
+        for r in clips[::step]:
+            frames, _ = read_video(root / r.video_file)  # (T, H, W, 3) uint8
+            yield torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 127.5 - 1.0
+
+    mean, std = fit_pixel_stats(videos())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mean": list(mean), "std": list(std)}))
+    return mean, std
+
+
 def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec: Any) -> RunData:
-    """Synthesize (if asked) and encode the dataset, fit the normalizer, build the datasets."""
+    """Synthesize (if asked) and encode the dataset, fit the normalizer, build the datasets.
+
+    A space-to-depth codec is replaced by one normalized with the training videos' statistics
+    (`RunData.codec`); the latent cache is keyed on those statistics."""
     d = config.data
     if d.dataset is None:
         raise ValueError("data.dataset: a paired HuMoVe dataset folder is needed")
@@ -158,7 +187,12 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
     records = read_manifest(root, status="accepted")
     if not records:
         raise ValueError(f"data.dataset: {root} has no accepted clips")
-    latents = f"latents-{d.video_codec}-{d.text_encoder}-{d.frames}"
+    tag = ""
+    if isinstance(codec, SpaceToDepthCodec):
+        mean, std = fit_codec_stats(root, records, run_dir)
+        codec = SpaceToDepthCodec(patch=codec.patch, mean=mean, std=std)  # type: ignore[arg-type]
+        tag = "-" + hashlib.sha256(json.dumps([mean, std]).encode()).hexdigest()[:8]
+    latents = f"latents-{d.video_codec}{tag}-{d.text_encoder}-{d.frames}"
     encode_dataset(
         root,
         _PixelEncoder(codec),
@@ -182,6 +216,7 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
         motion=paired,  # phase 1 trains on the motions of the paired data (video dropped)
         normalizer=normalizer,
         null_text=null_text,
+        codec=codec,
         collate_paired=_collate(normalizer, with_video=True),
         collate_motion=_collate(normalizer, with_video=False),
     )

@@ -25,8 +25,8 @@ from .config import TrainConfig
 __all__ = ["export_pipeline", "pipeline_config"]
 
 
-def pipeline_config(config: TrainConfig) -> PipelineConfig:
-    """What the run's data and flow settings mean for sampling."""
+def pipeline_config(config: TrainConfig, codec: Any = None) -> PipelineConfig:
+    """What the run's data and flow settings (and the codec's pixel statistics) mean for sampling."""
     d = config.data
     text_path = None if d.text_encoder_path is None else str(Path(d.text_encoder_path).resolve())
     vae_path = None if d.vae_path is None else str(Path(d.vae_path).resolve())
@@ -36,20 +36,25 @@ def pipeline_config(config: TrainConfig) -> PipelineConfig:
         width=d.width,
         num_frames=d.frames,
         text_encoder=TextEncoderSpec(kind=d.text_encoder, path=text_path),
-        video_codec=VideoCodecSpec(kind=d.video_codec, path=vae_path),
+        video_codec=VideoCodecSpec(
+            kind=d.video_codec,
+            path=vae_path,
+            mean=tuple(getattr(codec, "mean", (0.0, 0.0, 0.0))),
+            std=tuple(getattr(codec, "std", (1.0, 1.0, 1.0))),
+        ),
         sampling=SamplingDefaults(shift=config.flow.shift),
     )
 
 
 def export_pipeline(
-    config: TrainConfig, model: Any, normalizer: MotionNormalizer, out: Path
+    config: TrainConfig, model: Any, normalizer: MotionNormalizer, out: Path, *, codec: Any = None
 ) -> Path:
     """Write `model` (already carrying the weights to ship, e.g. the EMA) as a checkpoint."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp / TRANSFORMER_DIR))
     normalizer.save(tmp / NORMALIZER_NAME)
-    pipeline_config(config).save(tmp)
+    pipeline_config(config, codec).save(tmp)
     (tmp / "train_config.yaml").write_text(config.to_yaml())
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)

@@ -65,6 +65,7 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     if not info.is_main:
         _barrier(info)
     data = prepare_data(config, out_dir, text_encoder=text_encoder, codec=codec)
+    codec = data.codec  # normalized with the training videos' statistics where that applies
     if info.is_main:
         _barrier(info)
 
@@ -121,7 +122,7 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     export_dir = None
     final = full_model(trainer)  # collective under FSDP; the model on rank 0
     if info.is_main:
-        export_dir = export_pipeline(config, final, data.normalizer, out_dir / "final")
+        export_dir = export_pipeline(config, final, data.normalizer, out_dir / "final", codec=codec)
         summary = {"steps": trainer.step, "seconds": time.time() - start,
                    "final_loss_motion": _mean_last(records, "loss_motion"),
                    "final_loss_video": _mean_last(records, "loss_video")}  # fmt: skip

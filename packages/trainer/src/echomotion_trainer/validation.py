@@ -55,7 +55,7 @@ class Validator:
             text_encoder=self.text_encoder,
             normalizer=self.normalizer,
             body_model=SkeletonBodyModel(),
-            config=pipeline_config(cfg),
+            config=pipeline_config(cfg, self.codec),
             device=device,
             offload=False,
         )

@@ -80,7 +80,9 @@ def build_text_encoder(spec: TextEncoderSpec, checkpoint_dir: str | os.PathLike[
 def build_video_codec(spec: VideoCodecSpec, checkpoint_dir: str | os.PathLike[str]) -> Any:
     """The video codec pipeline.json names, on the CPU."""
     if spec.kind == "space_to_depth":
-        return SpaceToDepthCodec(patch=spec.patch, temporal=spec.temporal)
+        return SpaceToDepthCodec(
+            patch=spec.patch, temporal=spec.temporal, mean=spec.mean, std=spec.std
+        )
     path = resolve_path(checkpoint_dir, spec.path)
     assert path is not None  # checked by the spec
     return WanVAECodec.from_pretrained(path, torch_dtype=_DTYPES[spec.dtype])
