@@ -8,6 +8,7 @@ latent caching, normalizer) while the other ranks wait, then every rank builds t
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -59,6 +60,8 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(config.to_yaml())
+        if not resume:
+            _start_fresh(out_dir)
     warnings.filterwarnings("ignore", message="torch.distributed is disabled")
     codec = build_video_codec(config.data, info.device)
     text_encoder = build_text_encoder(config.data, info.device)
@@ -137,6 +140,19 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
         out_dir=out_dir,
         export_dir=export_dir,
     )
+
+
+def _start_fresh(out_dir: Path) -> None:
+    """A run without --resume does not mix with an earlier one in the same folder: its
+    checkpoints and step log are removed (the data, latent cache and statistics stay)."""
+    old = out_dir / "checkpoints"
+    if old.is_dir() and any(old.iterdir()):
+        print(
+            f"starting fresh: removing the earlier run's checkpoints in {old} (use --resume to continue)",
+            file=sys.stderr,
+        )
+        shutil.rmtree(old)
+    (out_dir / "metrics.jsonl").unlink(missing_ok=True)
 
 
 def _tokens_per_step(config: TrainConfig, item: dict[str, Any]) -> int:
