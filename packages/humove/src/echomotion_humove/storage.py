@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
+
+from echomotion_motion_codec import atomic_path
 
 from .schema import ClipRecord
 
@@ -84,25 +85,10 @@ ManifestRow = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- atomic files
-def _readable(tmp: str) -> None:
-    """mkstemp makes 0600 files; give the published file the usual mode (0666 less the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -231,16 +217,8 @@ def write_shard_manifest(
         rows.append(record_to_row(rec))
     table = pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA)
     path = shard_manifest_path(root, shard)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        pq.write_table(table, str(tmp))
     return path
 
 

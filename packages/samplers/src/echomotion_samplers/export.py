@@ -15,7 +15,13 @@ from typing import Literal
 
 import numpy as np
 
-from echomotion_motion_codec import BodyModel, SkeletonBodyModel, SMPLMotion, save_motion
+from echomotion_motion_codec import (
+    BodyModel,
+    SkeletonBodyModel,
+    SMPLMotion,
+    atomic_path,
+    save_motion,
+)
 from echomotion_motion_codec.bvh import save_bvh
 from echomotion_motion_codec.render import PinholeCamera, render_skeleton_frames
 from echomotion_motion_codec.video import write_video
@@ -129,12 +135,9 @@ def contact_sheet(
         sheet.paste(Image.fromarray(frames[t]), (x, y))
         if labels:
             draw.text((x + 2, y + 1), str(t), fill=(255, 255, 255))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path, ".tmp.png") as tmp:
+        sheet.save(tmp, format="PNG")
+    return Path(path)
 
 
 @dataclass(frozen=True)
