@@ -260,3 +260,23 @@ def test_wan22_5b_preset_is_hybrid() -> None:
     assert model.dual_block_indices == tuple(range(0, 30, 2))
     assert sorted(int(k) for k in model.motion_blocks) == list(range(0, 30, 2))
     assert model.hidden_dim == 3072 and model.dual_config.in_channels == 48
+
+
+def test_single_stream_shares_the_video_blocks(inputs: dict[str, torch.Tensor]) -> None:
+    """The A.8.3 baseline: no motion-block weights, and its forward equals a dual model whose
+    motion blocks hold copies of the video blocks' weights."""
+    dual = make_dual()
+    single = DualDiT.from_config_dataclass(dual.dual_config.with_(single_stream=True)).eval()
+    assert len(single.motion_blocks) == 0
+    shared = {k: v for k, v in dual.state_dict().items() if not k.startswith("motion_blocks.")}
+    single.load_state_dict(shared, strict=True)
+    assert sum(p.numel() for p in single.parameters()) < sum(p.numel() for p in dual.parameters())
+    with torch.no_grad():
+        for i, block in enumerate(dual.blocks):
+            dual.motion_blocks[str(i)].load_state_dict(block.state_dict())
+    for task, video, motion in [(Task.JOINT, True, True), (Task.V2M, False, True)]:
+        want = _run(dual, inputs, task, video=video, motion=motion)
+        got = _run(single, inputs, task, video=video, motion=motion)
+        torch.testing.assert_close(got.motion, want.motion)
+        if video:
+            torch.testing.assert_close(got.video, want.video)

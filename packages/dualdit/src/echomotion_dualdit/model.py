@@ -105,6 +105,7 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         rope_mode: str = "mvs",
         rope_theta: float = DEFAULT_THETA,
         motion_mlp_dim: int | None = None,
+        single_stream: bool = False,
     ) -> None:
         super().__init__()
         if len(patch_size) != 3:
@@ -117,6 +118,7 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         patch_3d = (int(patch_size[0]), int(patch_size[1]), int(patch_size[2]))
         self.dual_block_indices = _resolve_dual_blocks(dual_blocks, num_layers)
         self.kernel_backend: str | None = None  # None: echomotion_mvsrope decides by device
+        self._shared_motion_weights = bool(single_stream)
         self.gradient_checkpointing = False
 
         # Video branch: Wan's modules under Wan's names.
@@ -144,6 +146,7 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
                     dim, ffn_dim, num_attention_heads, "rms_norm_across_heads", cross_attn_norm, eps
                 )
                 for i in self.dual_block_indices
+                if not single_stream
             }
         )
         self.motion_norm_out = FP32LayerNorm(dim, eps, elementwise_affine=False)
@@ -363,7 +366,12 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
     ) -> tuple[Tensor | None, Tensor | None]:
         """Block ``index``: joint when both streams are present and it is dual, else per stream."""
         video_block: WanTransformerBlock = self.blocks[index]  # type: ignore[assignment]
-        motion_block: WanTransformerBlock | None = dict(self.motion_blocks.items()).get(str(index))  # type: ignore[assignment]
+        motion_block: WanTransformerBlock | None
+        if self._shared_motion_weights:
+            # Ablation baseline: the motion tokens share the video block's weights.
+            motion_block = video_block if index in self.dual_block_indices else None
+        else:
+            motion_block = dict(self.motion_blocks.items()).get(str(index))  # type: ignore[assignment]
         if video is not None and motion is not None and motion_block is not None:
             assert video_proj is not None and motion_proj is not None
             assert video_pos is not None and motion_pos is not None

@@ -18,7 +18,9 @@ from echomotion_mvsrope import DEFAULT_THETA, PositionMode
 class DualDiTConfig:
     """Every constructor argument of :class:`~echomotion_dualdit.model.DualDiT`, typed.
 
-    ``dual_blocks=None`` means every block is dual.
+    ``dual_blocks=None`` means every block is dual. ``single_stream=True`` is the paper's A.8.3
+    ablation baseline: no motion blocks; motion tokens run through the video blocks' own Q/K/V,
+    output and FFN weights (joint attention over the concatenation, per-modality adaLN timestep).
     """
 
     patch_size: tuple[int, int, int] = (1, 2, 2)
@@ -38,6 +40,7 @@ class DualDiTConfig:
     rope_mode: PositionMode = "mvs"
     rope_theta: float = DEFAULT_THETA
     motion_mlp_dim: int | None = None
+    single_stream: bool = False
 
     def to_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``DualDiT(**kwargs)`` (lists where JSON wants lists)."""

@@ -50,12 +50,19 @@ def build_model(cfg: ModelConfig) -> DualDiT:
     options: dict[str, Any] = {"rope_time_stride": cfg.rope_time_stride, "rope_mode": cfg.rope_mode}
     if cfg.dual_blocks is not None:
         options["dual_blocks"] = list(cfg.dual_blocks)
+    if cfg.single_stream:
+        options["single_stream"] = True
     if cfg.wan_path is not None:
         if not Path(cfg.wan_path).is_dir():
             raise FileNotFoundError(f"model.wan_path: no Wan transformer folder at {cfg.wan_path}")
+        if cfg.size_overrides():
+            raise ValueError(
+                "model: num_layers/num_attention_heads/attention_head_dim/ffn_dim come from the "
+                f"Wan checkpoint at model.wan_path; unset {sorted(cfg.size_overrides())}"
+            )
         model = DualDiT.from_wan(cfg.wan_path, **options)
     else:
-        model = DualDiT.from_preset(cfg.preset, **options)
+        model = DualDiT.from_preset(cfg.preset, **options, **cfg.size_overrides())
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     return model

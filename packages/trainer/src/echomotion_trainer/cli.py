@@ -15,7 +15,7 @@ from rich.console import Console
 from .config import ConfigError, apply_overrides, load_config
 from .recipes import RECIPES, recipe
 
-__all__ = ["register", "train"]
+__all__ = ["export", "register", "train"]
 
 _console = Console(stderr=True)
 
@@ -60,12 +60,34 @@ def train(
     )
 
 
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run's out_dir (holds checkpoints/)")],
+    step: Annotated[
+        int | None, typer.Option("--step", help="which checkpoint; default the newest")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="default <run_dir>/export_step_<N>")
+    ] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="the raw weights instead of the EMA")] = False,
+) -> None:
+    """Turn a training checkpoint into a checkpoint `echomotion generate` loads."""
+    from .export import export_checkpoint
+
+    try:
+        path = export_checkpoint(run_dir, step=step, out=out, ema=not raw)
+    except (FileNotFoundError, ConfigError, ValueError) as err:
+        _console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
+    _console.print(f"exported {path}")
+
+
 def register(app: typer.Typer) -> None:
     """The `echomotion.commands` entry point."""
     from .eval_cli import eval_command
 
     app.command("train")(train)
     app.command("eval")(eval_command)
+    app.command("export")(export)
 
 
 def main() -> None:

@@ -47,7 +47,21 @@ class ModelConfig(_Strict):
     )
     rope_time_stride: float = Field(1.0, gt=0, description="MVS-RoPE s: 1 keeps Wan's video RoPE")
     rope_mode: Literal["mvs", "collision"] = "mvs"
+    single_stream: bool = Field(
+        False, description="ablation (paper A.8.3): motion tokens share the video blocks' weights"
+    )
+    num_layers: int | None = Field(None, ge=1, description="None = the preset's")
+    num_attention_heads: int | None = Field(None, ge=1, description="None = the preset's")
+    attention_head_dim: int | None = Field(
+        None, ge=6, description="None = the preset's; split over (t, h, w) by MVS-RoPE"
+    )
+    ffn_dim: int | None = Field(None, ge=1, description="None = the preset's")
     gradient_checkpointing: bool = False
+
+    def size_overrides(self) -> dict[str, int]:
+        """The size fields that are set, as `DualDiT.from_preset` keyword arguments."""
+        names = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
+        return {n: int(getattr(self, n)) for n in names if getattr(self, n) is not None}
 
 
 class DataConfig(_Strict):

@@ -59,3 +59,65 @@ def export_pipeline(
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def export_checkpoint(
+    run_dir: str | Path,
+    *,
+    step: int | None = None,
+    out: str | Path | None = None,
+    ema: bool = True,
+) -> Path:
+    """A pipeline checkpoint from one of a run's training checkpoints (the newest by default).
+
+    Reads `<run_dir>/checkpoints/step_*` (DCP), the run's `config.yaml`, its fitted
+    `motion_normalizer.safetensors` and `video_stats.json`; writes `out` (default
+    `<run_dir>/export_step_<N>`) with the EMA weights (`ema=False`: the raw weights).
+    """
+    import json
+
+    import torch
+    import torch.distributed.checkpoint as dcp
+
+    from .build import build_model, build_video_codec
+    from .config import load_config
+
+    run_dir = Path(run_dir)
+    ckpt_root = run_dir / "checkpoints"
+    found = sorted(ckpt_root.glob("step_*")) if ckpt_root.is_dir() else []
+    found = [p for p in found if (p / "meta.json").is_file()]
+    if not found:
+        raise FileNotFoundError(f"run_dir: no complete checkpoint under {ckpt_root}")
+    if step is None:
+        path = found[-1]
+    else:
+        path = ckpt_root / f"step_{step:08d}"
+        if path not in found:
+            steps = [int(p.name[5:]) for p in found]
+            raise FileNotFoundError(f"step: no checkpoint {step} in {ckpt_root}; found {steps}")
+    config = load_config(run_dir / "config.yaml")
+    model = build_model(config.model)
+    names = [n for n, _ in model.named_parameters()]
+    group = "ema" if ema and config.optim.ema_decay else "model"
+    if group == "ema":
+        template = {n: p.detach().float().clone() for n, p in model.named_parameters()}
+    else:
+        template = {n: t.clone() for n, t in model.state_dict().items()}
+    state: dict[str, Any] = {group: template}
+    dcp.load(state, checkpoint_id=str(path))
+    with torch.no_grad():
+        if group == "ema":
+            params = dict(model.named_parameters())
+            for n in names:
+                params[n].copy_(state["ema"][n].to(params[n].dtype))
+        else:
+            model.load_state_dict(state["model"])
+    normalizer = MotionNormalizer.load(run_dir / "motion_normalizer.safetensors")
+    codec = build_video_codec(config.data)
+    stats_path = run_dir / "video_stats.json"
+    if config.data.video_codec == "space_to_depth" and stats_path.is_file():
+        stats = json.loads(stats_path.read_text())
+        codec = type(codec)(patch=codec.patch, mean=tuple(stats["mean"]), std=tuple(stats["std"]))
+    step_number = int(path.name[5:])
+    target = Path(out) if out is not None else run_dir / f"export_step_{step_number}"
+    return export_pipeline(config, model.eval(), normalizer, target, codec=codec)
