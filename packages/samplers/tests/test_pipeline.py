@@ -322,3 +322,34 @@ def test_bfloat16_transformer_from_a_checkpoint(checkpoint: Path) -> None:
     result = pipe.joint(PROMPTS[0], seed=0, steps=2, progress=False)
     assert result.video.shape == (1, FRAMES, HEIGHT, WIDTH, 3)
     assert result.latents.motion is not None and result.latents.motion.dtype == torch.float32
+
+
+def test_a_checkpoint_carries_its_own_tokenizer(tiny: EchoMotionPipeline, tmp_path: Path) -> None:
+    """`text_encoder.tokenizer_path` (relative): save_pretrained writes the tokenizer there and
+    from_pretrained uses it in place of the encoder folder's own."""
+    spec = tiny.config.text_encoder.model_copy(update={"tokenizer_path": "text_tokenizer"})
+    pipe = EchoMotionPipeline(
+        transformer=tiny.transformer,
+        video_codec=tiny.video_codec,
+        text_encoder=tiny.text_encoder,
+        normalizer=tiny.normalizer,
+        body_model=tiny.body_model,
+        config=tiny.config.model_copy(update={"text_encoder": spec}),
+    )
+    root = pipe.save_pretrained(tmp_path / "ckpt")
+    saved = root / "text_tokenizer" / "tokenizer.json"
+    assert saved.is_file()
+    # a tokenizer that differs from the encoder folder's: "walks" becomes unknown
+    data = json.loads(saved.read_text())
+    data["model"]["vocab"]["strolls"] = data["model"]["vocab"].pop("walks")
+    saved.write_text(json.dumps(data))
+    loaded = EchoMotionPipeline.from_pretrained(root)
+    ids = loaded.text_encoder.tokenizer("a person walks")["input_ids"]
+    unk = loaded.text_encoder.tokenizer.unk_token_id
+    assert unk in ids
+    own = tiny.text_encoder.tokenizer("a person walks")["input_ids"]
+    assert unk not in own
+    assert not torch.equal(
+        loaded.encode_prompts(["a person walks"]).embeddings,
+        tiny.encode_prompts(["a person walks"]).embeddings,
+    )

@@ -30,6 +30,34 @@ def test_ema_tracks_parameters() -> None:
         torch.testing.assert_close(p, ema.shadow[k])
 
 
+def test_ema_follows_parameters_unfrozen_after_it_was_made() -> None:
+    """Phase 1 freezes the video branch when the EMA is made; phase 2 trains it: the exported
+    (EMA) weights of that branch must then be its average, not its initial values."""
+    m = _model()
+    first, second = m[0], m[2]
+    for p in second.parameters():
+        p.requires_grad_(False)  # "phase 1"
+    ema = EMA(m, decay=0.5)
+    start = {k: v.clone() for k, v in ema.shadow.items()}
+    with torch.no_grad():
+        for p in first.parameters():
+            p.add_(1.0)
+    ema.update(m)
+    for p in second.parameters():
+        p.requires_grad_(True)  # "phase 2"
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(2.0)
+    ema.update(m)
+    for k in ("0.weight", "0.bias"):  # +1 then +3: 0.5 → 0.5·0.5 + 0.5·3
+        torch.testing.assert_close(ema.shadow[k], start[k] + 1.75)
+    for k in ("2.weight", "2.bias"):  # frozen first (no move), then +2
+        torch.testing.assert_close(ema.shadow[k], start[k] + 1.0)
+    target = _model()
+    ema.copy_to(target)
+    torch.testing.assert_close(target[2].weight, start["2.weight"] + 1.0)
+
+
 def test_checkpoint_round_trip_restores_everything(tmp_path: Path) -> None:
     warnings.filterwarnings("ignore")
     torch.manual_seed(0)

