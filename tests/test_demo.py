@@ -1,4 +1,4 @@
-"""The README's main job, end to end, in a subprocess as a user would run it."""
+"""The motion codec's own demo command (pack, unpack, npz, BVH, skeleton video) in a subprocess."""
 
 import subprocess
 import sys

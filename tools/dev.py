@@ -3,7 +3,7 @@
 
 Needs only Python >= 3.11 and pip. Usage (from the repository root):
 
-    python3 tools/dev.py demo   # set up .venv, then run the main job
+    python3 tools/dev.py demo   # set up .venv, then generate video + motion (outputs/demo/)
     python3 tools/dev.py test   # set up, lint, test each package alone, then the root tests
     python3 tools/dev.py setup  # only set up .venv (every package editable + dev tools)
     python3 tools/dev.py lint   # ruff, ruff format --check, mypy, package layering
@@ -299,10 +299,24 @@ def cmd_test(only: list[str]) -> None:
     print(f"\nall green in {time.time() - start:.0f} s")
 
 
+DEMO_CHECKPOINT = ROOT / "checkpoints" / "synth-tiny"
+DEMO_PROMPT = (
+    "A person in a red long-sleeved shirt and blue trousers does two jumping jacks "
+    "in front of a plain light blue wall, on a wooden floor."
+)
+
+
 def cmd_demo(args: list[str]) -> None:
+    """The main job: text → video + motion with the shipped checkpoint (outputs/demo/)."""
     py = setup_main(discover())
-    out = ROOT / "outputs" / "demo"
-    must([py, "-m", "echomotion_motion_codec", "demo", "--out", out, *args], cwd=ROOT)
+    echomotion = py.parent / ("echomotion.exe" if os.name == "nt" else "echomotion")
+    options = [
+        "--checkpoint", DEMO_CHECKPOINT, "--mode", "joint", "--seed", "0",
+        "--out", ROOT / "outputs" / "demo",
+    ]  # fmt: skip
+    if not any(a in ("--prompt", "-p") for a in args):
+        options += ["--prompt", DEMO_PROMPT]
+    must([echomotion, "generate", *options, *args], cwd=ROOT)
 
 
 def main() -> None:

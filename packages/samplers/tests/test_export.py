@@ -103,11 +103,22 @@ def test_side_by_side_and_overlay() -> None:
 
 def test_contact_sheet_grid(tmp_path: Path) -> None:
     frames = gradient_video()
-    path = contact_sheet(tmp_path / "s.png", frames, num_frames=6, columns=3, gap=2)
+    path = contact_sheet(
+        tmp_path / "s.png", frames, num_frames=6, columns=3, gap=2, min_tile_height=0
+    )
     image = Image.open(path)
     assert image.size == (3 * W + 4 * 2, 2 * H + 3 * 2)
     tile = np.asarray(image)[2 + H + 2 : 2 + 2 * H + 2, 2 + 2 * (W + 2) : 2 + 3 * (W + 2) - 2]
     assert np.array_equal(tile[20:], frames[T - 1][20:])  # the last tile is the last frame
+
+
+def test_contact_sheet_enlarges_small_frames_by_an_integer_factor(tmp_path: Path) -> None:
+    frames = gradient_video()[:, :32, :32]
+    path = contact_sheet(tmp_path / "s.png", frames, num_frames=2, columns=2, gap=0, labels=False)
+    image = np.asarray(Image.open(path))
+    assert image.shape == (96, 192, 3)  # 32 px → 3× → 96 px tiles
+    assert np.array_equal(image[::3, 96::3], frames[T - 1])  # nearest neighbour, last frame
+    assert np.array_equal(image[1::3, 97::3], frames[T - 1])
 
 
 @pytest.mark.parametrize(

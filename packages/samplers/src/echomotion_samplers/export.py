@@ -111,17 +111,25 @@ def contact_sheet(
     columns: int = 4,
     gap: int = 2,
     labels: bool = True,
+    min_tile_height: int = 96,
 ) -> Path:
     """A PNG grid of `num_frames` evenly spaced frames (first and last included), with the
-    frame index in each tile's corner. frames: (T, H, W, 3) uint8."""
+    frame index in each tile's corner. frames: (T, H, W, 3) uint8. Frames lower than
+    `min_tile_height` are enlarged by the smallest integer factor that reaches it (nearest
+    neighbour, so pixels stay sharp): a 32×32 sample makes 96×96 tiles."""
     from PIL import Image, ImageDraw
 
     _check_frames(frames)
-    if num_frames < 1 or columns < 1 or gap < 0:
+    if num_frames < 1 or columns < 1 or gap < 0 or min_tile_height < 0:
         raise ValueError(
-            f"num_frames, columns: expected >= 1 and gap >= 0, got {num_frames}, {columns}, {gap}"
+            "num_frames, columns: expected >= 1, gap and min_tile_height >= 0, got "
+            f"{num_frames}, {columns}, {gap}, {min_tile_height}"
         )
     total, height, width = frames.shape[:3]
+    scale = max(1, -(-min_tile_height // height))
+    if scale > 1:
+        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+        height, width = height * scale, width * scale
     picks = sorted({round(i * (total - 1) / max(num_frames - 1, 1)) for i in range(num_frames)})
     cols = min(columns, len(picks))
     rows = (len(picks) + cols - 1) // cols
