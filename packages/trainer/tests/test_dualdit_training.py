@@ -146,3 +146,7 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
     # the run resumes from its last checkpoint without redoing finished steps
     again = run_training(cfg, resume=True, progress=False)
     assert again.steps == 5
+    # ... and still reports the run's final losses, read from its log
+    motion = [r["loss_motion"] for r in log if r["loss_motion"] is not None]
+    assert again.final_loss_motion == pytest.approx(sum(motion) / len(motion))
+    assert json.loads((tmp_path / "summary.json").read_text())["final_loss_video"] is not None

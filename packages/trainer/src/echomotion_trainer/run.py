@@ -53,6 +53,18 @@ def _mean_last(records: list[StepRecord], key: str, n: int = 20) -> float | None
     return sum(values) / len(values) if values else None
 
 
+def _final_losses(out_dir: Path, records: list[StepRecord], n: int = 20) -> dict[str, float | None]:
+    """Mean of the last `n` logged motion / video losses of the whole run: from `metrics.jsonl`
+    (which a resumed run continues), else from this invocation's records."""
+    log = out_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    out: dict[str, float | None] = {}
+    for key in ("loss_motion", "loss_video"):
+        values = [r[key] for r in rows if r.get(key) is not None][-n:]
+        out[key] = sum(values) / len(values) if values else _mean_last(records, key, n)
+    return out
+
+
 def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> RunSummary:
     start = time.time()
     info = init_distributed(config.device)
@@ -124,19 +136,20 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     scalars.close()
     export_dir = None
     final = full_model(trainer)  # collective under FSDP; the model on rank 0
+    losses = _final_losses(out_dir, records)
     if info.is_main:
         export_dir = export_pipeline(config, final, data.normalizer, out_dir / "final", codec=codec)
         summary = {"steps": trainer.step, "seconds": time.time() - start,
-                   "final_loss_motion": _mean_last(records, "loss_motion"),
-                   "final_loss_video": _mean_last(records, "loss_video")}  # fmt: skip
+                   "final_loss_motion": losses["loss_motion"],
+                   "final_loss_video": losses["loss_video"]}  # fmt: skip
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     if info.distributed:
         dist.destroy_process_group()
     return RunSummary(
         steps=trainer.step,
         seconds=time.time() - start,
-        final_loss_motion=_mean_last(records, "loss_motion"),
-        final_loss_video=_mean_last(records, "loss_video"),
+        final_loss_motion=losses["loss_motion"],
+        final_loss_video=losses["loss_video"],
         out_dir=out_dir,
         export_dir=export_dir,
     )
