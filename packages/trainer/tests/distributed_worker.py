@@ -103,6 +103,9 @@ def main() -> None:
                 fh,
             )
     if info.distributed:
+        # leave together: a rank that tears gloo down while another still writes its results
+        # can abort at exit ("terminate called without an active exception")
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
