@@ -314,7 +314,7 @@ def cmd_demo(args: list[str]) -> None:
         "--checkpoint", DEMO_CHECKPOINT, "--mode", "joint", "--seed", "0",
         "--out", ROOT / "outputs" / "demo",
     ]  # fmt: skip
-    if not any(a in ("--prompt", "-p") for a in args):
+    if not any(a in ("--prompt", "-p") or a.startswith("--prompt=") for a in args):
         options += ["--prompt", DEMO_PROMPT]
     must([echomotion, "generate", *options, *args], cwd=ROOT)
 

@@ -8,46 +8,15 @@ paradigm (trailing mean), with the phase boundary marked.
 from __future__ import annotations
 
 import argparse
-import json
-from collections import defaultdict
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).with_name("ablations")))
+from analysis import read_metrics, series
 
 from echomotion_motion_codec import atomic_path
 
 PARADIGMS = ("motion_only", "joint", "m2v", "v2m")
-
-
-def read_records(run_dir: Path) -> list[dict[str, object]]:
-    log = run_dir / "metrics.jsonl"
-    if not log.is_file():
-        raise SystemExit(f"run_dir: expected a training run folder holding metrics.jsonl: {log}")
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-
-
-def trailing_mean(points: list[tuple[int, float]], window: int) -> tuple[list[int], list[float]]:
-    """Mean of the last `window` values at each point (fewer at the start)."""
-    steps, means, total = [], [], 0.0
-    for i, (step, value) in enumerate(points):
-        total += value
-        if i >= window:
-            total -= points[i - window][1]
-        steps.append(step)
-        means.append(total / min(i + 1, window))
-    return steps, means
-
-
-def series(records: list[dict[str, object]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
-    """{"motion" | "video": {paradigm: [(step, loss), ...]}}."""
-    out: dict[str, dict[str, list[tuple[int, float]]]] = {
-        "motion": defaultdict(list),
-        "video": defaultdict(list),
-    }
-    for r in records:
-        for modality in out:
-            value = r.get(f"loss_{modality}")
-            if value is not None:
-                out[modality][str(r["paradigm"])].append((int(r["step"]), float(value)))  # type: ignore[call-overload]
-    return out
 
 
 def plot(run_dir: Path, path: Path, window: int) -> None:
@@ -56,15 +25,18 @@ def plot(run_dir: Path, path: Path, window: int) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = read_records(run_dir)
-    losses = series(records)
-    phase2 = next((int(r["step"]) for r in records if r["phase"] == 2), None)  # type: ignore[call-overload]
+    log = run_dir / "metrics.jsonl"
+    if not log.is_file():
+        raise SystemExit(f"run_dir: expected a training run folder holding metrics.jsonl: {log}")
+    records = read_metrics(log)
+    phase2 = next((int(r["step"]) for r in records if r["phase"] == 2), None)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, modality in zip(axes, ("motion", "video"), strict=True):
         for k, paradigm in enumerate(PARADIGMS):
-            points = losses[modality].get(paradigm)
-            if points:
-                ax.plot(*trailing_mean(points, window), color=f"C{k}", label=paradigm, lw=1.2)
+            loss = series(records, f"loss_{modality}", [paradigm])
+            if loss.steps:
+                smooth = loss.smoothed(window)
+                ax.plot(smooth.steps, smooth.values, color=f"C{k}", label=paradigm, lw=1.2)
         if phase2 is not None:
             ax.axvline(phase2, color="grey", ls=":", lw=1)
         ax.set_yscale("log")

@@ -48,20 +48,16 @@ def _barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def _mean_last(records: list[StepRecord], key: str, n: int = 20) -> float | None:
-    values = [getattr(r, key) for r in records if getattr(r, key) is not None][-n:]
-    return sum(values) / len(values) if values else None
-
-
 def _final_losses(out_dir: Path, records: list[StepRecord], n: int = 20) -> dict[str, float | None]:
     """Mean of the last `n` logged motion / video losses of the whole run: from `metrics.jsonl`
     (which a resumed run continues), else from this invocation's records."""
     log = out_dir / "metrics.jsonl"
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    rows = rows or [vars(r) for r in records]
     out: dict[str, float | None] = {}
     for key in ("loss_motion", "loss_video"):
         values = [r[key] for r in rows if r.get(key) is not None][-n:]
-        out[key] = sum(values) / len(values) if values else _mean_last(records, key, n)
+        out[key] = sum(values) / len(values) if values else None
     return out
 
 
