@@ -3,7 +3,8 @@
 its numbers can be read: what ignoring the input scores, and what a video with the right
 backdrop but no person scores.
 
-    python tools/eval_references.py --clips 8 --seed 10000 --size 32 --frames 9 --fps 8
+    python tools/eval_references.py --clips 8 --seed 10000 --size 32 --frames 9 --fps 8 \
+        --camera-distance 1.2 2.0
 
 - v2m, "another clip's motion": clip i scored against clip i+1's camera-frame motion (a
   recovery that ignores the video, but is a real motion of the world).
@@ -31,6 +32,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32, help="width = height in pixels")
     parser.add_argument("--frames", type=int, default=9)
     parser.add_argument("--fps", type=float, default=8.0)
+    parser.add_argument(
+        "--camera-distance", type=float, nargs=2, default=None, metavar=("NEAR", "FAR"),
+        help="the clips' camera range in meters (default: humove's; match the checkpoint's)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.clips < 2:
         raise SystemExit(
@@ -38,7 +43,7 @@ def main() -> None:
         )
     clips = make_clips(
         args.clips, seed=args.seed, width=args.size, height=args.size, num_frames=args.frames,
-        fps=args.fps,
+        fps=args.fps, camera_distance=args.camera_distance,
     )  # fmt: skip
     v2m, m2v = [], []
     for i, clip in enumerate(clips):

@@ -64,6 +64,7 @@ def make_heldout(root: str | Path, config: TrainConfig, clips: int) -> Path:
         num_frames=d.frames,
         fps=d.fps,
         seed=HELDOUT_SEED,
+        camera_distance=d.synth_camera_distance,
     )
     write_synthetic_dataset(root, synth, workers=1, progress=False)
     return Path(root)

@@ -172,6 +172,7 @@ def one_run(config: TrainConfig, out: Path, args: argparse.Namespace, sample_eva
                 clips=args.eval_clips,
                 steps=args.eval_steps,
                 classifier=classifier_dir(out, config),
+                camera_distance=config.data.synth_camera_distance,
             )
             report.write(run / "eval.json")
 
@@ -217,7 +218,13 @@ def main(argv: list[str] | None = None) -> None:
     clips = args.train_clips
     print(f"data: {clips} training clips in {data_dir}, {args.heldout_clips} held-out")
     synth = SynthConfig(
-        clips=clips, width=d.width, height=d.height, num_frames=d.frames, fps=d.fps, seed=0
+        clips=clips,
+        width=d.width,
+        height=d.height,
+        num_frames=d.frames,
+        fps=d.fps,
+        seed=0,
+        camera_distance=d.synth_camera_distance,
     )
     write_synthetic_dataset(data_dir, synth, workers=2, progress=False)
     make_heldout(out / "heldout", first, args.heldout_clips)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,9 @@ from humove_helpers import make_synthetic
 
 from echomotion_humove.storage import read_manifest
 from echomotion_humove.synth import ACTIONS, synthesize_clip, synthesize_motion
+from echomotion_humove.synth.writer import SynthConfig, write_synthetic_dataset
 from echomotion_humove.validate import validate_dataset
+from echomotion_humove.virtual_camera import CameraRange
 from echomotion_motion_codec import SkeletonBodyModel, load_motion, transform_motion
 
 
@@ -88,3 +92,69 @@ def test_synth_dataset_is_valid_and_deterministic(synthetic_dataset: Path, tmp_p
         assert (other / r.motion_file).read_bytes() == (
             synthetic_dataset / r.motion_file
         ).read_bytes()  # type: ignore[operator]
+
+
+def _joint_box_height(clip) -> float:  # type: ignore[no-untyped-def]
+    """Mean over frames of the projected joints' vertical extent, in pixels."""
+    j = clip.motion.joints.double()
+    v = clip.focal * j[..., 1] / j[..., 2]
+    return float((v.max(-1).values - v.min(-1).values).mean())
+
+
+def test_camera_distance_frames_the_subject_and_keeps_it_inside() -> None:
+    near, far = CameraRange(distance=(1.2, 2.0)), CameraRange(distance=(2.3, 3.3))
+    for seed in range(4):
+        a = synthesize_clip(seed, width=32, height=32, num_frames=9, fps=8.0, camera_range=near)
+        b = synthesize_clip(seed, width=32, height=32, num_frames=9, fps=8.0, camera_range=far)
+        assert a.caption == b.caption  # same world, only the camera moved
+        assert _joint_box_height(a) > 1.15 * _joint_box_height(b)
+        j = a.motion.joints.double()  # every joint still projects inside the frame
+        u = a.focal * j[..., 0] / j[..., 2] + 16
+        v = a.focal * j[..., 1] / j[..., 2] + 16
+        assert bool(((u > 0) & (u < 32) & (v > 0) & (v < 32)).all())
+
+
+def test_synth_config_camera_distance_is_checked_and_recorded(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="camera_distance"):
+        SynthConfig(clips=2, camera_distance=(2.0, 1.0))
+    with pytest.raises(ValueError, match="camera_distance"):
+        SynthConfig(clips=2, camera_distance=(0.0, 1.0))
+    cfg = SynthConfig(
+        clips=2, width=16, height=16, num_frames=5, fps=8.0, supersample=1,
+        camera_distance=(1.5, 1.5),
+    )  # fmt: skip
+    write_synthetic_dataset(tmp_path / "d", cfg)
+    info = json.loads((tmp_path / "d" / "humove.json").read_text())
+    assert info["synth"]["camera_distance"] == [1.5, 1.5]
+    # finishing/growing the folder with another camera (or size) would mix two worlds: refused
+    with pytest.raises(ValueError, match="camera_distance"):
+        write_synthetic_dataset(tmp_path / "d", replace(cfg, clips=3, camera_distance=(1.2, 2.0)))
+    with pytest.raises(ValueError, match="width"):
+        write_synthetic_dataset(tmp_path / "d", replace(cfg, width=32))
+    assert len(read_manifest(tmp_path / "d")) == 2
+    # growing re-renders the partial last shard: the first two clips unchanged, one added
+    before = read_manifest(tmp_path / "d")
+    assert write_synthetic_dataset(tmp_path / "d", replace(cfg, clips=3)) == {
+        "written": 1,
+        "skipped": 0,
+    }
+    after = read_manifest(tmp_path / "d")
+    assert len(after) == 3 and after[:2] == before
+    assert write_synthetic_dataset(tmp_path / "d", replace(cfg, clips=3))["written"] == 0
+
+
+def test_cli_synth_camera_distance(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from echomotion_humove.cli import app
+
+    base = ["synth", "--out", str(tmp_path / "d"), "--clips", "1", "--size", "16"]
+    base += ["--frames", "5", "--workers", "1"]
+    ok = CliRunner().invoke(app, [*base, "--camera-distance", "1.4", "1.6"])
+    assert ok.exit_code == 0, ok.output
+    info = json.loads((tmp_path / "d" / "humove.json").read_text())
+    assert info["synth"]["camera_distance"] == [1.4, 1.6]
+    bad = CliRunner().invoke(app, [*base, "--camera-distance", "2", "1"])
+    assert bad.exit_code == 2 and "camera_distance" in bad.output
+    other = CliRunner().invoke(app, base)  # the default camera into the same folder: refused
+    assert other.exit_code == 2 and "use a new folder" in other.output

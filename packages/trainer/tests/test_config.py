@@ -32,6 +32,8 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         apply_overrides(TrainConfig(), ["data.frames=10"])
     with pytest.raises(ConfigError, match=r"unknown key optim\.nope"):
         apply_overrides(TrainConfig(), ["optim.nope=1"])
+    with pytest.raises(ConfigError, match=r"data\.synth_camera_distance: .*near <= far"):
+        apply_overrides(TrainConfig(), ["data.synth_camera_distance=[2.0, 1.0]"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         apply_overrides(TrainConfig(), ["optim.lr"])
     with pytest.raises(ConfigError, match=r"phase2: .*positive probability"):

@@ -150,3 +150,29 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
     motion = [r["loss_motion"] for r in log if r["loss_motion"] is not None]
     assert again.final_loss_motion == pytest.approx(sum(motion) / len(motion))
     assert json.loads((tmp_path / "summary.json").read_text())["final_loss_video"] is not None
+
+
+def test_init_from_warm_starts_the_same_architecture_only(tmp_path: Path) -> None:
+    from echomotion_trainer.build import build_model
+    from echomotion_trainer.config import ModelConfig
+
+    torch.manual_seed(0)
+    source = DualDiT.from_preset("tiny", num_layers=1)
+    source.to(torch.float16).save_pretrained(tmp_path / "ckpt" / "transformer")  # shipped form
+    torch.manual_seed(1)
+    warm = build_model(ModelConfig(num_layers=1, init_from=str(tmp_path / "ckpt")))
+    cold = build_model(ModelConfig(num_layers=1))
+    theirs = source.state_dict()
+    for name, value in warm.state_dict().items():
+        assert value.dtype == cold.state_dict()[name].dtype, name  # upcast to the model's dtype
+        assert torch.equal(value, theirs[name].to(value.dtype)), name
+    cold_state = cold.state_dict()  # a random init differs (zero-init tensors aside)
+    assert any(not torch.equal(cold_state[k], v) for k, v in warm.state_dict().items())
+    with pytest.raises(ValueError, match=r"another architecture \(num_layers: 1 there, 2 here"):
+        build_model(ModelConfig(num_layers=2, init_from=str(tmp_path / "ckpt")))
+    with pytest.raises(ValueError, match="rope_mode"):
+        build_model(
+            ModelConfig(num_layers=1, rope_mode="collision", init_from=str(tmp_path / "ckpt"))
+        )
+    with pytest.raises(FileNotFoundError, match=r"model\.init_from"):
+        build_model(ModelConfig(num_layers=1, init_from=str(tmp_path / "nope")))

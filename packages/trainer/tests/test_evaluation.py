@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 
 from echomotion_humove.action_classifier import ActionClassifier, train_action_classifier
 from echomotion_humove.synth import SyntheticClip
+from echomotion_humove.virtual_camera import CameraRange
 from echomotion_motion_codec import MotionLayout, MotionNormalizer, SMPLMotion
 from echomotion_trainer import eval_cli, evaluation
 from echomotion_trainer.cli import register
+from echomotion_trainer.config import TrainConfig, apply_overrides
 from echomotion_trainer.evaluation import (
     PSNR_CAP_DB,
     EvalReport,
@@ -29,6 +31,7 @@ from echomotion_trainer.evaluation import (
     score_m2v,
     score_v2m,
     score_video,
+    trained_camera_distance,
 )
 
 FPS, SIZE, FRAMES = 16.0, 32, 5
@@ -130,6 +133,23 @@ def test_joint_scores_of_the_data_itself(clips: list[SyntheticClip], classifier:
         score_joint(video[:1], motion, clips)
 
 
+def test_the_clips_follow_the_camera_the_checkpoint_trained_with(tmp_path: Path) -> None:
+    assert trained_camera_distance(tmp_path) is None  # no train_config.yaml
+    config = apply_overrides(TrainConfig(), ["data.synth_camera_distance=[2.3, 3.3]"])
+    (tmp_path / "train_config.yaml").write_text(config.to_yaml())
+    assert trained_camera_distance(tmp_path) == (2.3, 3.3)
+    (tmp_path / "train_config.yaml").write_text("data:\n  fps: 8.0\n")  # older: no key
+    assert trained_camera_distance(tmp_path) is None
+    (tmp_path / "train_config.yaml").write_text("data:\n  synth_camera_distance: 2.0\n")
+    with pytest.raises(ValueError, match="synth_camera_distance"):
+        trained_camera_distance(tmp_path)
+    size = dict(width=SIZE, height=SIZE, num_frames=FRAMES, fps=FPS)
+    (near,) = make_clips(1, camera_distance=(1.2, 1.2), **size)  # type: ignore[arg-type]
+    (far,) = make_clips(1, camera_distance=(3.0, 3.0), **size)  # type: ignore[arg-type]
+    assert near.caption == far.caption
+    assert float(near.motion.joints[..., 2].mean()) < float(far.motion.joints[..., 2].mean())
+
+
 def test_cli_constants_agree_with_the_evaluation() -> None:
     assert eval_cli.MODES == evaluation.MODES and eval_cli.DEFAULT_SEED == evaluation.DEFAULT_SEED
 
@@ -159,6 +179,7 @@ def test_evaluate_checkpoint_all_modes(checkpoint: Path, tmp_path: Path) -> None
     assert report.modes == ("joint", "m2v", "v2m") and report.seeds == (10_000, 10_001)
     assert (report.width, report.height, report.num_frames, report.fps) == (SIZE, SIZE, FRAMES, FPS)
     assert report.classifier is not None and report.classifier.startswith("trained here")
+    assert report.camera_distance == CameraRange().distance  # no train_config.yaml: the default
     for mode, names in EXPECTED.items():
         assert set(report.metrics[mode]) == names, mode
         assert all(math.isfinite(v) for v in report.metrics[mode].values()), report.metrics[mode]
@@ -194,6 +215,8 @@ def test_cli_eval_writes_the_report(checkpoint: Path, classifier: Path, tmp_path
     assert set(data["metrics"]["joint"]) == EXPECTED["joint"]
     bad = CliRunner().invoke(_app(), [*args, "--modes", "t2v", "--out", str(out)])
     assert bad.exit_code == 2 and "--modes" in bad.output
+    bad = CliRunner().invoke(_app(), [*args, "--camera-distance", "2", "1", "--out", str(out)])
+    assert bad.exit_code == 2 and "--camera-distance" in bad.output
     missing = CliRunner().invoke(
         _app(), ["eval", "--checkpoint", str(tmp_path / "nope"), "--out", str(out)]
     )

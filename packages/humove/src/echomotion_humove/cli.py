@@ -30,23 +30,46 @@ def synth(
     fps: Annotated[float, typer.Option(help="frames per second")] = 16.0,
     seed: Annotated[int, typer.Option(help="dataset seed")] = 0,
     shard_size: Annotated[int, typer.Option(help="clips per shard")] = 32,
+    camera_distance: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            help="NEAR FAR: camera distance range in meters (plus half the path's extent; the "
+            "camera backs off until the whole body fits). Default: humove's CameraRange"
+        ),
+    ] = None,
     workers: Workers = 2,
     executor: ExecutorOpt = "local",
 ) -> None:
     """Write a synthetic dataset (procedural motions, rendered mannequin, captions)."""
     from .synth.writer import SynthConfig, write_synthetic_dataset
 
-    cfg = SynthConfig(
-        clips=clips,
-        width=size,
-        height=size,
-        num_frames=frames,
-        fps=fps,
-        seed=seed,
-        shard_size=shard_size,
-    )
+    extra = {} if camera_distance is None else {"camera_distance": tuple(camera_distance)}
+    try:
+        cfg = SynthConfig(
+            clips=clips,
+            width=size,
+            height=size,
+            num_frames=frames,
+            fps=fps,
+            seed=seed,
+            shard_size=shard_size,
+            **extra,  # type: ignore[arg-type]
+        )
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
     start = time.time()
-    result = write_synthetic_dataset(out, cfg, workers=workers, executor=executor, progress=True)  # type: ignore[arg-type]
+    try:
+        result = write_synthetic_dataset(
+            out,
+            cfg,
+            workers=workers,
+            executor=executor,  # type: ignore[arg-type]
+            progress=True,
+        )
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from None
     took = time.time() - start
     console.print(
         f"[green]synth[/green]: {clips} clips of {size}x{size}x{frames} in {cfg.num_shards} shards "

@@ -222,6 +222,12 @@ def write_shard_manifest(
     return path
 
 
+def shard_rows(root: str | os.PathLike[str], shard: int) -> int:
+    """Number of records in a shard's manifest (0 when it has none), read from the footer."""
+    path = shard_manifest_path(root, shard)
+    return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+
+
 def read_manifest_rows(root: str | os.PathLike[str]) -> Iterator[tuple[Path, ManifestRow]]:
     """Raw rows of every shard manifest, with the file they came from (no validation)."""
     for shard in list_shards(root):

@@ -26,7 +26,9 @@ class CameraRange:
     """Ranges the sampler draws from (uniform)."""
 
     yaw_degrees: tuple[float, float] = (-180.0, 180.0)  # around the subject, 0 = in front
-    distance: tuple[float, float] = (2.3, 3.3)  # meters from the path's centre (plus its extent)
+    # meters from the path's centre (plus half its extent); `sample_camera` backs off until
+    # every joint fits, so the near end frames the subject as large as the margin allows
+    distance: tuple[float, float] = (1.2, 2.0)
     height: tuple[float, float] = (0.9, 1.6)  # camera height above the floor, meters
     pitch_degrees: tuple[float, float] = (-4.0, 4.0)  # extra tilt after looking at the subject
     fov_degrees: float = 50.0

@@ -39,6 +39,7 @@ __all__ = [
     "build_text_encoder",
     "build_video_codec",
     "fit_normalizer",
+    "load_init_weights",
     "prepare_data",
 ]
 
@@ -63,9 +64,54 @@ def build_model(cfg: ModelConfig) -> DualDiT:
         model = DualDiT.from_wan(cfg.wan_path, **options)
     else:
         model = DualDiT.from_preset(cfg.preset, **options, **cfg.size_overrides())
+    if cfg.init_from is not None:
+        if cfg.wan_path is not None:
+            raise ValueError("model: set wan_path or init_from, not both")
+        load_init_weights(model, cfg.init_from)
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     return model
+
+
+def load_init_weights(model: DualDiT, folder: str | Path) -> None:
+    """Warm start (`model.init_from`): copy the weights of a DualDiT folder into `model`, upcast
+    to float32. The folder's architecture (config.json) and every tensor shape must be the
+    model's; otherwise a ValueError names what differs and `model` is left untouched."""
+    from echomotion_dualdit.checkpoint import (
+        CheckpointMismatchError,
+        check_shapes,
+        checkpoint_shapes,
+        load_state,
+    )
+
+    root = Path(folder)
+    if (root / "transformer" / "config.json").is_file():
+        root = root / "transformer"
+    if not (root / "config.json").is_file():
+        raise FileNotFoundError(
+            f"model.init_from: expected a DualDiT folder with config.json (or a checkpoint with "
+            f"transformer/config.json), got {str(folder)!r}"
+        )
+    theirs = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    ours = dict(model.config)
+    differ = sorted(
+        k for k, v in theirs.items() if not k.startswith("_") and k in ours and _plain(ours[k]) != v
+    )
+    if differ:
+        detail = ", ".join(f"{k}: {theirs[k]!r} there, {_plain(ours[k])!r} here" for k in differ)
+        raise ValueError(f"model.init_from: {root} is another architecture ({detail})")
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    try:
+        check_shapes(expected, checkpoint_shapes(root), f"model.init_from {root}")
+    except CheckpointMismatchError as err:
+        raise ValueError(str(err)) from None
+    state = load_state(root, torch_dtype=torch.float32)
+    model.load_state_dict(state, strict=True)
+
+
+def _plain(value: Any) -> Any:
+    """A config value as JSON reads it back (tuples → lists)."""
+    return json.loads(json.dumps(value))
 
 
 def build_video_codec(cfg: DataConfig, device: torch.device | str = "cpu") -> Any:
@@ -183,6 +229,7 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
                 num_frames=d.frames,
                 fps=d.fps,
                 seed=config.seed,
+                camera_distance=d.synth_camera_distance,
             ),
             workers=max(1, min(2, os.cpu_count() or 1)),
             progress=True,

@@ -45,6 +45,12 @@ class ModelConfig(_Strict):
     dual_blocks: list[int] | None = Field(
         None, description="dual block indices; None = the preset's"
     )
+    init_from: str | None = Field(
+        None,
+        description="warm start: a DualDiT folder written by save_pretrained (or a shipped "
+        "checkpoint holding one in transformer/) whose weights replace the preset's random ones; "
+        "its sizes and architecture must equal this config's",
+    )
     rope_time_stride: float = Field(1.0, gt=0, description="MVS-RoPE s: 1 keeps Wan's video RoPE")
     rope_mode: Literal["mvs", "collision"] = "mvs"
     single_stream: bool = Field(
@@ -69,6 +75,11 @@ class DataConfig(_Strict):
     synthesize: int = Field(
         0, ge=0, description="make (or finish) a synthetic dataset of this many clips at `dataset`"
     )
+    synth_camera_distance: tuple[float, float] = Field(
+        (1.2, 2.0),
+        description="synthetic clips' camera distance range (near, far) in meters, plus half "
+        "the path's extent (humove CameraRange.distance; the camera backs off until the body fits)",
+    )
     motion_datasets: list[str] = Field(
         default_factory=list, description="motion-only datasets (phase 1)"
     )
@@ -82,6 +93,13 @@ class DataConfig(_Strict):
     vae_path: str | None = None
     text_encoder: Literal["minilm", "umt5"] = "minilm"
     text_encoder_path: str | None = None
+
+    @field_validator("synth_camera_distance")
+    @classmethod
+    def _near_far(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1]:
+            raise ValueError(f"expected (near, far) meters with 0 < near <= far, got {v}")
+        return v
 
     @field_validator("frames")
     @classmethod

@@ -57,6 +57,14 @@ def eval_command(
         str, typer.Option("--modes", help=f"comma-separated subset of {','.join(MODES)}")
     ] = ",".join(MODES),
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 8,
+    camera_distance: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            "--camera-distance",
+            help="NEAR FAR: the clips' camera range in meters; default: the one the checkpoint "
+            "trained with (its train_config.yaml), else humove's default",
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="default: cuda when available, else cpu")
     ] = None,
@@ -79,6 +87,12 @@ def eval_command(
     if classifier is not None and not classifier.is_dir():
         _console.print(f"[red]error:[/red] --classifier: {classifier} is not a directory")
         raise typer.Exit(2)
+    if camera_distance is not None and not 0 < camera_distance[0] <= camera_distance[1]:
+        _console.print(
+            "[red]error:[/red] --camera-distance: expected NEAR FAR meters with "
+            f"0 < NEAR <= FAR, got {camera_distance[0]:g} {camera_distance[1]:g}"
+        )
+        raise typer.Exit(2)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         report = evaluate_checkpoint(
@@ -90,6 +104,7 @@ def eval_command(
             modes=chosen,
             batch_size=batch_size,
             device=device,
+            camera_distance=camera_distance,
             log=lambda msg: _console.print(f"[dim]{msg}[/dim]"),
         )
     except CheckpointError as err:

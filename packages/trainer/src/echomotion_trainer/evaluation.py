@@ -42,6 +42,7 @@ from echomotion_humove.action_classifier import (
     train_action_classifier,
 )
 from echomotion_humove.synth import Person, Stage, SyntheticClip, render_frames, synthesize_clip
+from echomotion_humove.virtual_camera import CameraRange
 from echomotion_motion_codec import SkeletonBodyModel, SMPLMotion, atomic_path, evaluate_motion
 from echomotion_motion_codec.image_metrics import psnr, ssim
 
@@ -56,6 +57,7 @@ __all__ = [
     "score_m2v",
     "score_v2m",
     "score_video",
+    "trained_camera_distance",
 ]
 
 MODES = ("joint", "m2v", "v2m")
@@ -82,11 +84,14 @@ class EvalReport:
     metrics: dict[str, dict[str, float]]
     seconds: float
     seeds: tuple[int, ...] = field(default=())
+    camera_distance: tuple[float, float] | None = None  # the clips' camera range (near, far), m
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite metrics (a diverged model) become null."""
         out = asdict(self)
         out["modes"], out["seeds"] = list(self.modes), list(self.seeds)
+        if self.camera_distance is not None:
+            out["camera_distance"] = list(self.camera_distance)
         out["metrics"] = {
             mode: {k: (v if math.isfinite(v) else None) for k, v in values.items()}
             for mode, values in self.metrics.items()
@@ -108,6 +113,8 @@ class EvalReport:
     def from_dict(cls, data: dict[str, Any]) -> EvalReport:
         raw = {k: v for k, v in data.items() if k not in ("format", "version")}
         raw["modes"], raw["seeds"] = tuple(raw["modes"]), tuple(raw.get("seeds", ()))
+        if raw.get("camera_distance") is not None:
+            raw["camera_distance"] = tuple(float(v) for v in raw["camera_distance"])
         raw["metrics"] = {
             mode: {k: (math.nan if v is None else float(v)) for k, v in values.items()}
             for mode, values in raw["metrics"].items()
@@ -117,11 +124,24 @@ class EvalReport:
 
 # ------------------------------------------------------------------------------ clips
 def make_clips(
-    count: int, *, seed: int = DEFAULT_SEED, width: int, height: int, num_frames: int, fps: float
+    count: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    width: int,
+    height: int,
+    num_frames: int,
+    fps: float,
+    camera_distance: tuple[float, float] | None = None,
 ) -> list[SyntheticClip]:
-    """`count` synthetic clips from seeds `seed`, `seed + 1`, …"""
+    """`count` synthetic clips from seeds `seed`, `seed + 1`, … (`camera_distance`: the camera's
+    (near, far) range in meters; None = humove's `CameraRange` default)."""
     if count < 1:
         raise ValueError(f"clips: expected >= 1, got {count}")
+    camera = (
+        None
+        if camera_distance is None
+        else CameraRange(distance=(float(camera_distance[0]), float(camera_distance[1])))
+    )
     body_model = SkeletonBodyModel()
     return [
         synthesize_clip(
@@ -131,6 +151,7 @@ def make_clips(
             num_frames=num_frames,
             fps=fps,
             body_model=body_model,
+            camera_range=camera,
         )
         for i in range(count)
     ]
@@ -270,6 +291,25 @@ def _classifier(
     return model, f"trained here: {motions} motions, {steps} steps"
 
 
+def trained_camera_distance(checkpoint_dir: str | Path) -> tuple[float, float] | None:
+    """`data.synth_camera_distance` of the checkpoint's train_config.yaml; None when the file or
+    the key is missing (checkpoints from before the key existed)."""
+    import yaml
+
+    path = Path(checkpoint_dir) / "train_config.yaml"
+    if not path.is_file():
+        return None
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    value = (raw.get("data") or {}).get("synth_camera_distance")
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(
+            f"{path}: data.synth_camera_distance: expected [near, far] meters, got {value!r}"
+        )
+    return float(value[0]), float(value[1])
+
+
 def evaluate_checkpoint(
     checkpoint_dir: str | Path,
     *,
@@ -282,12 +322,16 @@ def evaluate_checkpoint(
     device: str | torch.device = "cpu",
     classifier_motions: int = 240,
     classifier_steps: int = 150,
+    camera_distance: tuple[float, float] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvalReport:
     """Score the checkpoint's modes on `clips` fresh synthetic clips (seeds `seed + i`) made at
     its pipeline.json size / frames / fps, sampling with `steps` solver steps (noise seeded with
     `seed`). `classifier`: an `ActionClassifier`, a folder `ActionClassifier.save` wrote, or None
-    to train one here (`classifier_motions`, `classifier_steps`; only when "joint" is in modes)."""
+    to train one here (`classifier_motions`, `classifier_steps`; only when "joint" is in modes).
+    `camera_distance`: the clips' camera range (near, far) in meters; None = the one the
+    checkpoint trained with (`data.synth_camera_distance` of its train_config.yaml), else
+    humove's `CameraRange` default."""
     from echomotion_samplers.pipeline import EchoMotionPipeline
 
     modes = tuple(dict.fromkeys(modes))
@@ -303,8 +347,16 @@ def evaluate_checkpoint(
     say(
         f"making {clips} clips {cfg.width}x{cfg.height}, {cfg.num_frames} frames at {cfg.fps:g} fps"
     )
+    if camera_distance is None:
+        camera_distance = trained_camera_distance(checkpoint_dir) or CameraRange().distance
     data = make_clips(
-        clips, seed=seed, width=cfg.width, height=cfg.height, num_frames=cfg.num_frames, fps=cfg.fps
+        clips,
+        seed=seed,
+        width=cfg.width,
+        height=cfg.height,
+        num_frames=cfg.num_frames,
+        fps=cfg.fps,
+        camera_distance=camera_distance,
     )
     cls_model: ActionClassifier | None = None
     cls_source: str | None = None
@@ -358,4 +410,5 @@ def evaluate_checkpoint(
         metrics=metrics,
         seconds=time.perf_counter() - started,
         seeds=tuple(c.seed for c in data),
+        camera_distance=(float(camera_distance[0]), float(camera_distance[1])),
     )

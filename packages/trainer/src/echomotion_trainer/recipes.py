@@ -51,7 +51,7 @@ def synth_tiny() -> TrainConfig:
         optim=OptimConfig(
             lr=5e-4, weight_decay=1e-3, warmup_steps=100, grad_clip=1.0, ema_decay=0.998
         ),
-        flow=FlowConfig(shift=3.0),
+        flow=FlowConfig(shift=1.0),
         phase1=PhaseConfig(steps=300, p_text_drop=0.1),
         phase2=PhaseConfig(
             steps=5500, joint=1.0, m2v=1.0, v2m=1.0, p_text_drop=0.1, p_cond_drop=0.1

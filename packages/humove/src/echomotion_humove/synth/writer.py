@@ -2,7 +2,8 @@
 
 Clip i of a dataset made with `seed` uses the clip seed `seed * 1_000_003 + i`, so a dataset
 is reproducible clip by clip and growing `--clips` keeps the clips already there. A shard
-whose manifest exists is skipped, so an interrupted run resumes where it stopped.
+whose manifest holds all its clips is skipped, so an interrupted run resumes where it stopped
+and a grown dataset re-renders only its last, partial shard.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from echomotion_motion_codec.video import write_video
 
 from ..parallel import Executor, run_shards
 from ..schema import ClipRecord, StageOutcome
-from ..storage import init_dataset, list_shards, media_paths, write_shard_manifest
+from ..storage import (
+    init_dataset,
+    list_shards,
+    media_paths,
+    read_dataset_info,
+    shard_rows,
+    write_shard_manifest,
+)
+from ..virtual_camera import CameraRange
 from .world import SyntheticClip, synthesize_clip
 
 __all__ = ["SynthConfig", "clip_record", "clip_seed", "write_synthetic_dataset"]
@@ -34,6 +43,21 @@ class SynthConfig:
     seed: int = 0
     shard_size: int = 32
     supersample: int = 2
+    # (near, far) camera distance in meters, see `CameraRange.distance`
+    camera_distance: tuple[float, float] = CameraRange().distance
+
+    def __post_init__(self) -> None:
+        near, far = (float(v) for v in self.camera_distance)
+        if not 0 < near <= far:
+            raise ValueError(
+                f"camera_distance: expected (near, far) meters with 0 < near <= far, "
+                f"got {tuple(self.camera_distance)}"
+            )
+
+    @property
+    def camera_range(self) -> CameraRange:
+        near, far = (float(v) for v in self.camera_distance)
+        return CameraRange(distance=(near, far))
 
     def shard_range(self, shard: int) -> range:
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.clips))
@@ -106,6 +130,7 @@ class _ShardJob:
                 num_frames=cfg.num_frames,
                 fps=cfg.fps,
                 supersample=cfg.supersample,
+                camera_range=cfg.camera_range,
             )
             clip_id = f"synth-{cfg.seed}-{index:06d}"
             rec = clip_record(clip, clip_id, shard, f"synthetic:seed={seed}")
@@ -128,20 +153,29 @@ def write_synthetic_dataset(
     """Write (or finish) a synthetic dataset; returns {"written": shards done now, "skipped": …}."""
     if config.clips < 1:
         raise ValueError(f"clips: expected >= 1, got {config.clips}")
-    root = init_dataset(
-        out,
-        kind="synthetic",
-        synth={
-            "seed": config.seed,
-            "clips": config.clips,
-            "width": config.width,
-            "height": config.height,
-            "num_frames": config.num_frames,
-            "fps": config.fps,
-            "shard_size": config.shard_size,
-        },
-    )
-    done = set(list_shards(root))
+    settings: dict[str, Any] = {
+        "seed": config.seed,
+        "clips": config.clips,
+        "width": config.width,
+        "height": config.height,
+        "num_frames": config.num_frames,
+        "fps": config.fps,
+        "shard_size": config.shard_size,
+        "supersample": config.supersample,
+        "camera_distance": [float(v) for v in config.camera_distance],
+    }
+    if (Path(out) / "humove.json").is_file():  # finishing or growing: the clips must match
+        before = read_dataset_info(out).get("synth") or {}
+        for key, value in settings.items():
+            if key != "clips" and key in before and before[key] != value:
+                raise ValueError(
+                    f"{key}: the synthetic dataset at {out} was made with {key} = "
+                    f"{before[key]!r}, this config asks for {value!r}; use a new folder"
+                )
+    root = init_dataset(out, kind="synthetic", synth=settings)
+    # a shard is done when its manifest holds all its clips: growing `clips` re-renders the
+    # last, partial shard (clip by clip the same) and adds the new ones
+    done = {s for s in list_shards(root) if shard_rows(root, s) == len(config.shard_range(s))}
     todo = [s for s in range(config.num_shards) if s not in done]
     run_shards(
         _ShardJob(str(root), config),
