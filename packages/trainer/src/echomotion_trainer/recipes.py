@@ -54,7 +54,7 @@ def synth_tiny() -> TrainConfig:
         flow=FlowConfig(shift=1.0),
         phase1=PhaseConfig(steps=300, p_text_drop=0.1),
         phase2=PhaseConfig(
-            steps=5500, joint=1.0, m2v=1.0, v2m=1.0, p_text_drop=0.1, p_cond_drop=0.1
+            steps=6700, joint=1.0, m2v=1.0, v2m=1.0, p_text_drop=0.1, p_cond_drop=0.1
         ),
         checkpoint=CheckpointConfig(every=250, keep_last=2),
         logging=LoggingConfig(every=10),
