@@ -43,7 +43,7 @@ def synth(
     """Write a synthetic dataset (procedural motions, rendered mannequin, captions)."""
     from .synth.writer import SynthConfig, write_synthetic_dataset
 
-    extra = {} if camera_distance is None else {"camera_distance": tuple(camera_distance)}
+    start = time.time()
     try:
         cfg = SynthConfig(
             clips=clips,
@@ -53,13 +53,8 @@ def synth(
             fps=fps,
             seed=seed,
             shard_size=shard_size,
-            **extra,  # type: ignore[arg-type]
+            camera_distance=camera_distance or SynthConfig.camera_distance,
         )
-    except ValueError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from None
-    start = time.time()
-    try:
         result = write_synthetic_dataset(
             out,
             cfg,

@@ -33,6 +33,13 @@ class CameraRange:
     pitch_degrees: tuple[float, float] = (-4.0, 4.0)  # extra tilt after looking at the subject
     fov_degrees: float = 50.0
 
+    def __post_init__(self) -> None:
+        near, far = self.distance
+        if not 0 < near <= far:
+            raise ValueError(
+                f"distance: expected (near, far) meters with 0 < near <= far, got {self.distance}"
+            )
+
 
 @dataclass(frozen=True)
 class VirtualCamera:

@@ -75,15 +75,9 @@ def build_model(cfg: ModelConfig) -> DualDiT:
 
 def load_init_weights(model: DualDiT, folder: str | Path) -> None:
     """Warm start (`model.init_from`): copy the weights of a DualDiT folder into `model`, upcast
-    to float32. The folder's architecture (config.json) and every tensor shape must be the
-    model's; otherwise a ValueError names what differs and `model` is left untouched."""
-    from echomotion_dualdit.checkpoint import (
-        CheckpointMismatchError,
-        check_shapes,
-        checkpoint_shapes,
-        load_state,
-    )
-
+    to float32. The folder's architecture (config.json) must be the model's (then so is every
+    tensor shape, which `DualDiT.from_pretrained` checks); otherwise a ValueError names what
+    differs and `model` is left untouched."""
     root = Path(folder)
     if (root / "transformer" / "config.json").is_file():
         root = root / "transformer"
@@ -100,13 +94,8 @@ def load_init_weights(model: DualDiT, folder: str | Path) -> None:
     if differ:
         detail = ", ".join(f"{k}: {theirs[k]!r} there, {_plain(ours[k])!r} here" for k in differ)
         raise ValueError(f"model.init_from: {root} is another architecture ({detail})")
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    try:
-        check_shapes(expected, checkpoint_shapes(root), f"model.init_from {root}")
-    except CheckpointMismatchError as err:
-        raise ValueError(str(err)) from None
-    state = load_state(root, torch_dtype=torch.float32)
-    model.load_state_dict(state, strict=True)
+    source = DualDiT.from_pretrained(root, torch_dtype=torch.float32)
+    model.load_state_dict(source.state_dict(), strict=True)
 
 
 def _plain(value: Any) -> Any:

@@ -137,11 +137,7 @@ def make_clips(
     (near, far) range in meters; None = humove's `CameraRange` default)."""
     if count < 1:
         raise ValueError(f"clips: expected >= 1, got {count}")
-    camera = (
-        None
-        if camera_distance is None
-        else CameraRange(distance=(float(camera_distance[0]), float(camera_distance[1])))
-    )
+    camera = None if camera_distance is None else CameraRange(distance=camera_distance)
     body_model = SkeletonBodyModel()
     return [
         synthesize_clip(

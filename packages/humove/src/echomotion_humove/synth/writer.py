@@ -47,12 +47,10 @@ class SynthConfig:
     camera_distance: tuple[float, float] = CameraRange().distance
 
     def __post_init__(self) -> None:
-        near, far = (float(v) for v in self.camera_distance)
-        if not 0 < near <= far:
-            raise ValueError(
-                f"camera_distance: expected (near, far) meters with 0 < near <= far, "
-                f"got {tuple(self.camera_distance)}"
-            )
+        try:
+            self.camera_range  # noqa: B018 — CameraRange checks the range
+        except ValueError as err:
+            raise ValueError(f"camera_distance: {str(err).removeprefix('distance: ')}") from None
 
     @property
     def camera_range(self) -> CameraRange:
