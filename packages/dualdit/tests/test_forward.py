@@ -280,3 +280,38 @@ def test_single_stream_shares_the_video_blocks(inputs: dict[str, torch.Tensor]) 
         torch.testing.assert_close(got.motion, want.motion)
         if video:
             torch.testing.assert_close(got.video, want.video)
+
+
+def test_sample_prediction_returns_the_implied_velocity(
+    inputs: dict[str, torch.Tensor], tmp_path
+) -> None:
+    """``video_prediction="sample"``: the head's output is x̂, the forward returns (x_σ − x̂)/σ;
+    the motion output and the head's weights are those of the velocity model."""
+    vel = make_dual()
+    xpred = DualDiT.from_config_dataclass(vel.dual_config.with_(video_prediction="sample")).eval()
+    xpred.load_state_dict(vel.state_dict(), strict=True)
+    sigma = (inputs["video_timestep"] / 1000.0).reshape(-1, 1, 1, 1, 1)
+    with torch.no_grad():
+        want = _run(vel, inputs, Task.JOINT)
+        got = _run(xpred, inputs, Task.JOINT)
+    torch.testing.assert_close(got.motion, want.motion)
+    torch.testing.assert_close(
+        got.video * sigma, inputs["video"] - want.video, rtol=1e-5, atol=1e-5
+    )
+    # An Euler step from σ to 0 lands on the head's x̂.
+    torch.testing.assert_close(
+        inputs["video"] - sigma * got.video, want.video, rtol=1e-5, atol=1e-5
+    )
+    # A clean condition (σ = 0) stays finite.
+    zero = dict(inputs, video_timestep=torch.zeros(2))
+    with torch.no_grad():
+        assert torch.isfinite(_run(xpred, zero, Task.V2M).video).all()
+    # The setting survives save/load; old configs without it load as velocity.
+    xpred.save_pretrained(tmp_path / "x")
+    assert DualDiT.from_pretrained(tmp_path / "x").dual_config.video_prediction == "sample"
+    assert vel.dual_config.video_prediction == "velocity"
+
+
+def test_bad_video_prediction_is_named() -> None:
+    with pytest.raises(ValueError, match="video_prediction must be one of"):
+        DualDiT.from_preset("tiny", video_prediction="epsilon")

@@ -38,3 +38,11 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         apply_overrides(TrainConfig(), ["optim.lr"])
     with pytest.raises(ConfigError, match=r"phase2: .*positive probability"):
         apply_overrides(TrainConfig(), ["phase2.joint=0", "phase2.m2v=0", "phase2.v2m=0"])
+    with pytest.raises(ConfigError, match=r"video_prediction=sample.*num_train_timesteps"):
+        apply_overrides(
+            TrainConfig(), ["model.video_prediction=sample", "flow.num_train_timesteps=500"]
+        )
+    with pytest.raises(ConfigError, match=r"video_prediction=sample.*wan_path"):
+        apply_overrides(TrainConfig(), ["model.video_prediction=sample", "model.wan_path=/w"])
+    with pytest.raises(ConfigError, match=r"model\.video_prediction"):
+        apply_overrides(TrainConfig(), ["model.video_prediction=epsilon"])

@@ -5,7 +5,12 @@ from echomotion_dualdit.blocks import dual_block_forward
 from echomotion_dualdit.checkpoint import CheckpointMismatchError
 from echomotion_dualdit.conversion import dual_from_wan, read_wan
 from echomotion_dualdit.embeddings import Task, TaskEmbedding
-from echomotion_dualdit.model import DualDiT, DualDiTOutput
+from echomotion_dualdit.model import (
+    VIDEO_PREDICTIONS,
+    DualDiT,
+    DualDiTOutput,
+    velocity_from_sample,
+)
 from echomotion_dualdit.presets import PRESETS, DualDiTConfig, preset
 from echomotion_dualdit.processor import MVSRoPEAttnProcessor
 
@@ -13,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",
+    "VIDEO_PREDICTIONS",
     "BranchInput",
     "CheckpointMismatchError",
     "DualDiT",
@@ -26,4 +32,5 @@ __all__ = [
     "joint_self_attention",
     "preset",
     "read_wan",
+    "velocity_from_sample",
 ]

@@ -56,6 +56,12 @@ class ModelConfig(_Strict):
     single_stream: bool = Field(
         False, description="ablation (paper A.8.3): motion tokens share the video blocks' weights"
     )
+    video_prediction: Literal["velocity", "sample"] = Field(
+        "velocity",
+        description="video head output: Wan's velocity, or the clean latents (x-prediction, for "
+        "pixel-like latents; the forward still returns a velocity and the loss stays the "
+        "velocity loss, weighted down below flow.sample_loss_min_sigma)",
+    )
     num_layers: int | None = Field(None, ge=1, description="None = the preset's")
     num_attention_heads: int | None = Field(None, ge=1, description="None = the preset's")
     attention_head_dim: int | None = Field(
@@ -123,6 +129,13 @@ class FlowConfig(_Strict):
     shift: float = Field(8.0, gt=0, description="timestep shift σ' = sσ/(1+(s−1)σ)")
     num_train_timesteps: int = 1000
     video_loss_weight: float = Field(1.0, ge=0)
+    sample_loss_min_sigma: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="with model.video_prediction=sample, the video velocity loss |x̂ − x|²/σ² "
+        "is weighted by min(1, σ/this)², i.e. it becomes |x̂ − x|²/max(σ, this)²",
+    )
     motion_loss_weight: float = Field(1.0, ge=0)
 
 
@@ -172,6 +185,22 @@ class TrainConfig(_Strict):
     phase2: PhaseConfig = PhaseConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _sample_prediction(self) -> TrainConfig:
+        if self.model.video_prediction == "sample":
+            if self.flow.num_train_timesteps != 1000:
+                raise ValueError(
+                    "model.video_prediction=sample: the model reads σ as timestep/1000 (Wan's "
+                    f"scale), so flow.num_train_timesteps must be 1000, got "
+                    f"{self.flow.num_train_timesteps}"
+                )
+            if self.model.wan_path is not None:
+                raise ValueError(
+                    "model.video_prediction=sample does not fit model.wan_path: Wan's video head "
+                    "predicts velocity"
+                )
+        return self
 
     @property
     def total_steps(self) -> int:

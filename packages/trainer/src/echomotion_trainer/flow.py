@@ -10,7 +10,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["add_noise", "flow_loss", "sample_sigmas", "shift_sigma", "velocity_target"]
+__all__ = [
+    "add_noise",
+    "flow_loss",
+    "sample_loss_weight",
+    "sample_sigmas",
+    "shift_sigma",
+    "velocity_target",
+]
 
 
 def shift_sigma(sigma: Tensor, shift: float) -> Tensor:
@@ -38,6 +45,16 @@ def velocity_target(x: Tensor, noise: Tensor) -> Tensor:
     return noise - x
 
 
-def flow_loss(prediction: Tensor, target: Tensor) -> Tensor:
-    """Mean squared error in float32."""
-    return (prediction.float() - target.float()).pow(2).mean()
+def flow_loss(prediction: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Mean squared error in float32; ``weight`` (B,) scales each sample's squared errors."""
+    err = (prediction.float() - target.float()).pow(2)
+    if weight is not None:
+        err = err * weight.float().reshape(-1, *([1] * (err.dim() - 1)))
+    return err.mean()
+
+
+def sample_loss_weight(sigma: Tensor, min_sigma: float) -> Tensor:
+    """min(1, σ/σ_min)² per sample: for an x-predicting head, whose velocity error is
+    |x̂ − x|/σ, this turns the velocity loss into |x̂ − x|²/max(σ, σ_min)² (no 1/σ² blow-up
+    as σ → 0)."""
+    return (sigma.float() / min_sigma).clamp(max=1.0).pow(2)

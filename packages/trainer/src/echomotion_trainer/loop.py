@@ -25,7 +25,7 @@ from .checkpoint import CheckpointManager, capture_rng, restore_rng
 from .config import PhaseConfig, TrainConfig
 from .distributed import DistInfo, all_reduce_mean
 from .ema import EMA
-from .flow import add_noise, flow_loss, sample_sigmas, velocity_target
+from .flow import add_noise, flow_loss, sample_loss_weight, sample_sigmas, velocity_target
 from .paradigms import Role, StepPlan, plan_step
 
 __all__ = ["MOTION_PREFIXES", "BatchSource", "StepRecord", "TrainBatch", "Trainer"]
@@ -203,7 +203,12 @@ class Trainer:
             )
         losses: dict[str, Tensor] = {}
         if v_target is not None:
-            losses["video"] = flow_loss(out.video, v_target)
+            weight = None
+            if cfg.model.video_prediction == "sample":
+                assert v_t is not None
+                sigma = v_t / cfg.flow.num_train_timesteps  # (B,)
+                weight = sample_loss_weight(sigma, cfg.flow.sample_loss_min_sigma)
+            losses["video"] = flow_loss(out.video, v_target, weight)
         if m_target is not None:
             losses["motion"] = flow_loss(out.motion, m_target)
         weights = {"video": cfg.flow.video_loss_weight, "motion": cfg.flow.motion_loss_weight}
