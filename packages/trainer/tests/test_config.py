@@ -46,3 +46,25 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         apply_overrides(TrainConfig(), ["model.video_prediction=sample", "model.wan_path=/w"])
     with pytest.raises(ConfigError, match=r"model\.video_prediction"):
         apply_overrides(TrainConfig(), ["model.video_prediction=epsilon"])
+
+
+def test_the_anneal_recipe_is_synth_tiny_continued_at_a_lower_rate() -> None:
+    from echomotion_trainer.recipes import recipe
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    base = flat(recipe("synth-tiny").model_dump(mode="json"))
+    anneal = flat(recipe("synth-tiny-anneal").model_dump(mode="json"))
+    assert {k: anneal[k] for k in base if base[k] != anneal[k]} == {
+        "recipe": "synth-tiny-anneal",
+        "out_dir": "outputs/synth-tiny-anneal",
+        "model.init_from": "outputs/synth-tiny/final",  # what `--recipe synth-tiny` exports
+        "optim.lr": 1.5e-4,
+        "phase1.steps": 0,
+        "phase2.steps": 3000,
+    }
+    assert anneal["data.dataset"] == "outputs/synth-tiny/data"  # the same clips
