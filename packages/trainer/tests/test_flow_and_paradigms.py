@@ -79,3 +79,32 @@ def test_sample_loss_weight_turns_the_velocity_loss_into_a_floored_x_loss() -> N
     want = ((x_hat - x) / floor).pow(2).mean()
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
     assert flow_loss(v_hat, velocity_target(x, noise)) > got  # unweighted: 1/σ² at σ = 0.01
+
+
+def test_lr_multiplier_warms_up_then_decays_to_the_final_ratio() -> None:
+    import math
+
+    from echomotion_trainer.loop import lr_multiplier
+
+    kw = {"warmup": 10, "steps": 111}  # decay over steps 10…110
+    for decay in ("constant", "linear", "cosine"):
+        # warm-up: 1/10, 2/10, …, 1 at step 9, whatever the decay
+        assert [lr_multiplier(s, decay=decay, final=0.1, **kw) for s in (0, 4, 9)] == [
+            0.1,
+            0.5,
+            1.0,
+        ]
+    assert lr_multiplier(110, decay="constant", final=0.1, **kw) == 1.0
+    assert math.isclose(lr_multiplier(110, decay="linear", final=0.1, **kw), 0.1)
+    assert math.isclose(lr_multiplier(110, decay="cosine", final=0.1, **kw), 0.1)
+    # halfway through the decay: linear and cosine agree on the midpoint 0.55
+    assert math.isclose(lr_multiplier(60, decay="linear", final=0.1, **kw), 0.55)
+    assert math.isclose(lr_multiplier(60, decay="cosine", final=0.1, **kw), 0.55)
+    # cosine stays above linear early and below it late
+    assert lr_multiplier(30, decay="cosine", final=0.1, **kw) > lr_multiplier(
+        30, decay="linear", final=0.1, **kw
+    )
+    assert lr_multiplier(90, decay="cosine", final=0.1, **kw) < lr_multiplier(
+        90, decay="linear", final=0.1, **kw
+    )
+    assert math.isclose(lr_multiplier(500, decay="linear", final=0.1, **kw), 0.1)  # held after

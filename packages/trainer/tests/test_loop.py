@@ -166,3 +166,19 @@ def test_missing_modality_is_a_clear_error(tmp_path: Path) -> None:
     batch = TrainBatch(video=None, motion=torch.zeros(2, 5, 6), text=torch.zeros(2, 3, 2))
     with pytest.raises(ValueError, match="needs video"):
         t.train_step(batch)
+
+
+def test_each_phase_decays_its_own_learning_rate(tmp_path: Path) -> None:
+    kw = {
+        "phase1.steps": 5,
+        "phase2.steps": 7,
+        "optim.decay": "linear",
+        "optim.final_lr_ratio": 0.2,
+    }
+    records = make_trainer(config(**kw), tmp_path).train()
+    lrs = [r.lr for r in records]  # each record holds the rate the next step will use
+    # per phase: warm-up over 2 steps (0.005 at step 0, 0.01 at step 1), then linear from 0.01
+    # at step 2 to 0.002 at the phase's last step
+    phase1 = [0.01, 0.01, 0.006, 0.002, 0.002]  # steps 1…4, then held past the end
+    phase2 = [0.01, 0.01, 0.008, 0.006, 0.004, 0.002, 0.002]
+    torch.testing.assert_close(torch.tensor(lrs), torch.tensor(phase1 + phase2))

@@ -121,6 +121,12 @@ class OptimConfig(_Strict):
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     warmup_steps: int = Field(0, ge=0)
+    decay: Literal["constant", "linear", "cosine"] = Field(
+        "constant", description="learning rate after warm-up, over each phase's steps"
+    )
+    final_lr_ratio: float = Field(
+        0.1, ge=0, le=1, description="linear/cosine decay: the last step's lr as a fraction of lr"
+    )
     grad_clip: float | None = Field(1.0, description="max grad norm; None = no clipping")
     ema_decay: float | None = Field(0.999, description="EMA of weights; None = no EMA")
 

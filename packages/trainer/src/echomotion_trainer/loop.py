@@ -28,11 +28,36 @@ from .ema import EMA
 from .flow import add_noise, flow_loss, sample_loss_weight, sample_sigmas, velocity_target
 from .paradigms import Role, StepPlan, plan_step
 
-__all__ = ["MOTION_PREFIXES", "BatchSource", "StepRecord", "TrainBatch", "Trainer"]
+__all__ = [
+    "MOTION_PREFIXES",
+    "BatchSource",
+    "StepRecord",
+    "TrainBatch",
+    "Trainer",
+    "lr_multiplier",
+]
 
 # Parameters trained in phase 1 (the motion branch and the task embedding); the rest is the
 # pretrained video branch, frozen then (DESIGN §6).
 MOTION_PREFIXES = ("motion_", "task_embedder")
+
+
+def lr_multiplier(step: int, *, warmup: int, steps: int, decay: str, final: float) -> float:
+    """The learning-rate factor at scheduler step ``step`` (0-based) of a phase of ``steps``:
+    linear warm-up over ``warmup`` steps to 1, then constant, or a linear / cosine decay that
+    reaches ``final`` at the phase's last step. A function of the step alone, so a resumed run
+    follows the same schedule."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if decay == "constant":
+        return 1.0
+    span = steps - 1 - warmup
+    progress = min(1.0, max(0.0, (step - warmup) / span)) if span > 0 else 1.0
+    if decay == "linear":
+        return 1.0 - (1.0 - final) * progress
+    if decay == "cosine":
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"optim.decay must be constant, linear or cosine, got {decay!r}")
 
 
 @dataclass(frozen=True)
@@ -137,9 +162,12 @@ class Trainer:
         opt = torch.optim.AdamW(
             self._set_trainable(phase), lr=lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
         )
-        warmup = o.warmup_steps
+        steps = self._phase_config(phase).steps
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+            opt,
+            lambda s: lr_multiplier(
+                s, warmup=o.warmup_steps, steps=steps, decay=o.decay, final=o.final_lr_ratio
+            ),
         )
         return opt, sched
 
