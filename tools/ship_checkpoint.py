@@ -31,6 +31,14 @@ def main() -> None:
     parser.add_argument(
         "--guidance-cond", type=float, default=None, help="default cross-modal guidance ω₂"
     )
+    parser.add_argument(
+        "--guidance-interval",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="default noise levels σ where guidance applies (LO ≤ σ ≤ HI)",
+    )
     args = parser.parse_args()
 
     pipe = EchoMotionPipeline.from_pretrained(args.source)
@@ -41,6 +49,10 @@ def main() -> None:
                 ("steps", args.steps),
                 ("guidance", args.guidance),
                 ("guidance_cond", args.guidance_cond),
+                (
+                    "guidance_interval",
+                    None if args.guidance_interval is None else tuple(args.guidance_interval),
+                ),
             )
             if v is not None
         }

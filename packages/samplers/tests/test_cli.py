@@ -72,8 +72,8 @@ def test_help_documents_every_option() -> None:
     assert result.exit_code == 0
     for option in (
         "--mode", "--prompt", "--negative-prompt", "--motion", "--video", "--checkpoint",
-        "--steps", "--shift", "--guidance", "--guidance-cond", "--seed", "--frames", "--height",
-        "--width", "--solver", "--out", "--device", "--dtype",
+        "--steps", "--shift", "--guidance", "--guidance-cond", "--guidance-interval", "--seed",
+        "--frames", "--height", "--width", "--solver", "--out", "--device", "--dtype",
     ):  # fmt: skip
         assert option in result.output, option
     for choice in ("joint", "m2v", "v2m", "euler", "unipc", "bfloat16"):
@@ -95,6 +95,24 @@ def test_joint_writes_its_files(checkpoint: Path, tmp_path: Path) -> None:
     record = json.loads((tmp_path / "generation.json").read_text())
     assert record["seed"] == 0 and record["frames"] == 5 and record["solver"] == "euler"
     assert record["prompts"] == ["a person walks", "a person runs"]
+    assert record["guidance_interval"] == [0.0, 1.0]  # the checkpoint's default
+
+
+def test_guidance_interval_is_used_and_recorded(checkpoint: Path, tmp_path: Path) -> None:
+    runs = {}
+    for name, extra in (("all", []), ("high", ["--guidance-interval", "0.95", "1"])):
+        code, output = invoke(
+            "-c", checkpoint, "-p", "a person", "-o", tmp_path / name, "--guidance", "4", *extra,
+            *FAST,
+        )  # fmt: skip
+        assert code == 0, output
+        runs[name] = json.loads((tmp_path / name / "generation.json").read_text())
+    assert runs["high"]["guidance_interval"] == [0.95, 1.0]
+    with (
+        np.load(tmp_path / "all" / "sample.npz") as a,
+        np.load(tmp_path / "high" / "sample.npz") as b,
+    ):
+        assert not np.allclose(a["joints"], b["joints"])  # the low-noise steps were unguided
 
 
 @pytest.mark.parametrize("kind", ["npz", "bvh"])
@@ -153,6 +171,7 @@ def test_same_seed_same_files(checkpoint: Path, tmp_path: Path) -> None:
         (["-p", "x", "--width", "33"], "--width: expected an even number"),
         (["-p", "x", "--device", "cuda:0"], "--device"),
         (["-p", "x", "--checkpoint", "{missing}"], "checkpoint directory not found"),
+        (["-p", "x", "--guidance-interval", "0.6", "0.2"], "--guidance-interval: expected LO HI"),
     ],
 )
 def test_bad_inputs_fail_before_any_model_is_loaded(

@@ -315,6 +315,27 @@ def test_pipeline_config_knows_the_solvers() -> None:
     assert get_args(pipeline_config.SolverKind) == get_args(solvers.SolverKind)
 
 
+def test_sampling_guidance_interval_defaults_loads_and_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from echomotion_samplers.pipeline_config import SamplingDefaults
+
+    assert SamplingDefaults().guidance_interval == (0.0, 1.0)  # old pipeline.json: every step
+    loaded = SamplingDefaults.model_validate_json('{"guidance_interval": [0.3, 1.0]}')
+    assert loaded.guidance_interval == (0.3, 1.0)
+    with pytest.raises(ValidationError, match=r"sampling\.guidance_interval: expected \[lo, hi\]"):
+        SamplingDefaults(guidance_interval=(0.5, 0.2))
+
+
+def test_guidance_interval_changes_only_the_unguided_steps(tiny: EchoMotionPipeline) -> None:
+    kw = {"seed": 3, "steps": 4, "shift": 1.0, "guidance": 4.0, "progress": False}
+    every = tiny.joint(PROMPTS[0], **kw)
+    inside = tiny.joint(PROMPTS[0], guidance_interval=(0.0, 1.0), **kw)
+    high = tiny.joint(PROMPTS[0], guidance_interval=(0.6, 1.0), **kw)
+    assert torch.equal(every.latents.video, inside.latents.video)
+    assert not torch.allclose(every.latents.video, high.latents.video)
+
+
 def test_bfloat16_transformer_from_a_checkpoint(checkpoint: Path) -> None:
     """bf16 keeps diffusers' float32 tables: the adapter casts to the compute dtype."""
     pipe = EchoMotionPipeline.from_pretrained(checkpoint, dtype=torch.bfloat16)

@@ -121,3 +121,74 @@ def test_bad_requests_raise_before_any_forward() -> None:
     with pytest.raises(ValueError, match="task MOTION_ONLY does not use video"):
         sample(den, Task.MOTION_ONLY, text=TEXT, motion_shape=MOTION_SHAPE, video_shape=VIDEO_SHAPE)
     assert not den.calls
+
+
+def test_guidance_interval_guides_only_the_steps_inside_it() -> None:
+    """Inside the interval a m2v step runs the guided passes (2 forwards: the motion-present
+    pair batched, then u(x,∅,∅)); outside it, the single fully conditioned pass. The sample
+    equals a hand-run loop that calls guided_velocity with those scales step by step."""
+    from echomotion_samplers import FlowSolver, Latents, guided_velocity
+
+    scales = GuidanceScales(text=3.0, cross=2.0, interval=(0.4, 1.0))
+    motion = torch.randn(MOTION_SHAPE, generator=torch.Generator().manual_seed(1))
+    null = TextCondition(torch.zeros(1, 6, 8))
+    den = RecordingDenoiser()
+    out = sample(
+        den,
+        Task.M2V,
+        text=TEXT,
+        null_text=null,
+        motion=motion,
+        video_shape=VIDEO_SHAPE,
+        scales=scales,
+        solver=SOLVER,
+        generator=torch.Generator().manual_seed(0),
+    )
+    sigmas = shifted_sigmas(SOLVER.num_steps, SOLVER.shift)[:-1].tolist()
+    inside = [0.4 <= s <= 1.0 for s in sigmas]
+    assert any(inside) and not all(inside)  # the test covers both kinds of step
+    assert len(den.calls) == sum(2 if i else 1 for i in inside)
+
+    # The same loop by hand, with the per-step scales spelled out.
+    flow = FlowSolver(SOLVER, Task.M2V.generated)
+    noise = initial_noise({Modality.VIDEO: VIDEO_SHAPE}, generator=torch.Generator().manual_seed(0))
+    latents = Latents(video=noise.video, motion=motion)
+    for i, is_inside in enumerate(inside):
+        step_scales = scales if is_inside else GuidanceScales(text=1.0, cross=1.0)
+        velocity = guided_velocity(
+            RecordingDenoiser(),
+            Task.M2V,
+            latents,
+            flow.sigma(i),
+            text=TEXT,
+            null_text=null,
+            scales=step_scales,
+        )
+        latents = flow.step(i, latents, velocity)
+    assert out.video is not None and latents.video is not None
+    torch.testing.assert_close(out.video, latents.video, rtol=0, atol=0)
+    # and it differs from guiding every step
+    full = sample(
+        RecordingDenoiser(),
+        Task.M2V,
+        text=TEXT,
+        null_text=null,
+        motion=motion,
+        video_shape=VIDEO_SHAPE,
+        scales=GuidanceScales(text=3.0, cross=2.0),
+        solver=SOLVER,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert full.video is not None and not torch.allclose(full.video, out.video)
+
+
+def test_guidance_scales_at_and_interval_errors() -> None:
+    scales = GuidanceScales(text=4.0, cross=2.0, interval=(0.25, 0.75))
+    assert scales.at(0.25) is scales and scales.at(0.75) is scales and scales.at(0.5) is scales
+    for sigma in (0.0, 0.2, 0.8, 1.0):
+        off = scales.at(sigma)
+        assert (off.text, off.cross) == (1.0, 1.0)
+    assert GuidanceScales().at(0.0) == GuidanceScales()  # the default interval guides every step
+    for bad in ((0.5, 0.5), (0.6, 0.4), (-0.1, 1.0), (0.0, 1.5)):
+        with pytest.raises(ValueError, match=r"interval: expected \(lo, hi\)"):
+            GuidanceScales(interval=bad)

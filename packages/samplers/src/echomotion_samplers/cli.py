@@ -136,6 +136,13 @@ def generate(
         float | None,
         typer.Option(help="Cross-modal guidance scale ω₂ of m2v / v2m (default: 1.0 = none)."),
     ] = None,
+    guidance_interval: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            help="LO HI: guide only the solver steps at noise levels LO ≤ σ ≤ HI, the others "
+            "unguided (default: the checkpoint's, 0 1 = every step)."
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Noise seed (default: random, written to generation.json).")
     ] = None,
@@ -170,6 +177,13 @@ def generate(
     generation.json (the settings, the seed and the files). Inputs are checked before any model
     is loaded.
     """
+    if guidance_interval is not None and not (
+        0.0 <= guidance_interval[0] < guidance_interval[1] <= 1.0
+    ):
+        raise _fail(
+            f"--guidance-interval: expected LO HI with 0 ≤ LO < HI ≤ 1, got "
+            f"{guidance_interval[0]} {guidance_interval[1]}"
+        )
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -207,6 +221,7 @@ def generate(
         "shift": shift,
         "guidance": guidance,
         "guidance_cond": guidance_cond,
+        "guidance_interval": guidance_interval,
         "solver": None if solver is None else solver.value,
         "seed": seed,
     }
@@ -252,6 +267,9 @@ def generate(
         "shift": defaults.shift if shift is None else shift,
         "guidance": defaults.guidance if guidance is None else guidance,
         "guidance_cond": defaults.guidance_cond if guidance_cond is None else guidance_cond,
+        "guidance_interval": list(
+            defaults.guidance_interval if guidance_interval is None else guidance_interval
+        ),
         "solver": defaults.solver if solver is None else solver.value,
         "frames": result.num_frames,
         "height": result.height,

@@ -37,10 +37,35 @@ class GuidanceScales:
 
     The paper samples with a guidance scale of 6.0 and does not state ω₂; we default ω₂ to 1
     (condition on the given modality without amplifying it, one pass fewer in m2v and v2m).
+    `interval` = (lo, hi): the noise levels σ at which the scales apply (`at`); the default
+    (0, 1) guides every step.
     """
 
     text: float = 6.0
     cross: float = 1.0
+    interval: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.interval
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(
+                f"interval: expected (lo, hi) with 0 ≤ lo < hi ≤ 1 (the noise levels σ where "
+                f"guidance applies), got {self.interval}"
+            )
+
+    def at(self, sigma: float) -> GuidanceScales:
+        """The scales a solver step at noise level `sigma` uses: these inside `interval`
+        (lo ≤ σ ≤ hi), no guidance (ω₁ = ω₂ = 1: the fully conditioned pass alone) outside it.
+
+        Guidance decides layout and content at high noise; at low noise it mostly amplifies the
+        passes' disagreement about fine detail, which shows up as leftover noise in small
+        models' videos. An interval such as (0.3, 1.0) keeps the first and skips the second, and
+        the unguided steps cost one pass instead of two or three.
+        """
+        lo, hi = self.interval
+        if lo <= sigma <= hi:
+            return self
+        return GuidanceScales(text=1.0, cross=1.0)
 
 
 @dataclass(frozen=True)

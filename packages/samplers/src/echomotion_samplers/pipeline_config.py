@@ -116,13 +116,25 @@ class BodyModelSpec(_Strict):
 
 
 class SamplingDefaults(_Strict):
-    """Defaults of the sampler (the paper's: 50 UniPC steps, shift 8, guidance 6, ω₂ = 1)."""
+    """Defaults of the sampler (the paper's: 50 UniPC steps, shift 8, guidance 6, ω₂ = 1, guided
+    at every noise level; `guidance_interval` [lo, hi] limits guidance to lo ≤ σ ≤ hi)."""
 
     steps: int = Field(default=50, ge=1)
     shift: float = Field(default=8.0, gt=0)
     guidance: float = 6.0
     guidance_cond: float = 1.0
+    guidance_interval: tuple[float, float] = (0.0, 1.0)
     solver: SolverKind = "unipc"
+
+    @model_validator(mode="after")
+    def _interval(self) -> SamplingDefaults:
+        lo, hi = self.guidance_interval
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(
+                "sampling.guidance_interval: expected [lo, hi] with 0 ≤ lo < hi ≤ 1 (the noise "
+                f"levels σ where guidance applies), got {list(self.guidance_interval)}"
+            )
+        return self
 
 
 class PipelineConfig(_Strict):

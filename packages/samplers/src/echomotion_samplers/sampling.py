@@ -80,7 +80,8 @@ def sample(
     Generated modalities are given by shape (`video_shape` (B, C, F, H, W), `motion_shape`
     (B, Tm, P)) and start from `initial_noise(generator=...)`; the given modality of m2v / v2m is
     passed clean (`motion` for m2v, `video` for v2m) and stays clean. text / null_text / scales
-    / batch_passes are as in `guided_velocity`. `callback` runs after every step; `progress`
+    / batch_passes are as in `guided_velocity`; each step guides with `scales.at(σ)` (no
+    guidance outside `scales.interval`). `callback` runs after every step; `progress`
     shows a rich progress bar. The state is kept in float32 on `device`; a denoiser that runs in
     another dtype casts its inputs and outputs itself (as diffusers' Wan pipeline does).
     Returns the final Latents: generated modalities at σ = 0, the given one unchanged.
@@ -125,6 +126,7 @@ def sample(
         motion=noise.motion if motion is None else motion.to(device=device, dtype=torch.float32),
     )
     flow = FlowSolver(solver_config, task.generated)
+    guidance = scales if scales is not None else GuidanceScales()
 
     bar: Progress | None = None
     if progress:
@@ -147,7 +149,7 @@ def sample(
                     flow.sigma(i),
                     text=text,
                     null_text=null_text,
-                    scales=scales,
+                    scales=guidance.at(flow.sigma(i)),
                     batch_passes=batch_passes,
                 )
                 latents = flow.step(i, latents, velocity)

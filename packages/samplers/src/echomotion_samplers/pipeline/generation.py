@@ -235,8 +235,8 @@ class EchoMotionPipeline:
         **sampling: Any,
     ) -> GenerationResult:
         """Text → video + motion. num_frames is rounded to 4k + 1 with a warning. `sampling`:
-        see `generate` (steps, shift, guidance, guidance_cond, solver, seed, generator,
-        callback, progress, batch_passes)."""
+        see `generate` (steps, shift, guidance, guidance_cond, guidance_interval, solver, seed,
+        generator, callback, progress, batch_passes)."""
         return self.generate(
             Task.JOINT,
             prompt=prompt,
@@ -281,6 +281,7 @@ class EchoMotionPipeline:
         shift: float | None = None,
         guidance: float | None = None,
         guidance_cond: float | None = None,
+        guidance_interval: tuple[float, float] | None = None,
         solver: SolverKind | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
@@ -289,6 +290,7 @@ class EchoMotionPipeline:
         batch_passes: bool = True,
     ) -> GenerationResult:
         """Run one mode. Unset sampling options take pipeline.json's `sampling` defaults.
+        guidance_interval (lo, hi): guide only the steps at lo ≤ σ ≤ hi (`GuidanceScales.at`).
 
         Noise comes from `generator`, else from a CPU generator seeded with `seed` (a random
         seed when both are None; it is returned in the result): the same seed gives the same
@@ -330,9 +332,11 @@ class EchoMotionPipeline:
         if generator is None:
             seed = secrets.randbits(63) if seed is None else seed
             generator = torch.Generator().manual_seed(seed)
+        lo, hi = defaults.guidance_interval if guidance_interval is None else guidance_interval
         scales = GuidanceScales(
             text=defaults.guidance if guidance is None else guidance,
             cross=defaults.guidance_cond if guidance_cond is None else guidance_cond,
+            interval=(float(lo), float(hi)),
         )
         solver_config = SolverConfig(
             kind=defaults.solver if solver is None else solver,
