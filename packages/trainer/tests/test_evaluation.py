@@ -180,6 +180,8 @@ def test_evaluate_checkpoint_all_modes(checkpoint: Path, tmp_path: Path) -> None
     assert (report.width, report.height, report.num_frames, report.fps) == (SIZE, SIZE, FRAMES, FPS)
     assert report.classifier is not None and report.classifier.startswith("trained here")
     assert report.camera_distance == CameraRange().distance  # no train_config.yaml: the default
+    sampling = json.loads((checkpoint / "pipeline.json").read_text())["sampling"]
+    assert report.sampling == {**sampling, "steps": 2}  # the guidance the figures were made with
     for mode, names in EXPECTED.items():
         assert set(report.metrics[mode]) == names, mode
         assert all(math.isfinite(v) for v in report.metrics[mode].values()), report.metrics[mode]

@@ -85,6 +85,9 @@ class EvalReport:
     seconds: float
     seeds: tuple[int, ...] = field(default=())
     camera_distance: tuple[float, float] | None = None  # the clips' camera range (near, far), m
+    # how the modes were sampled: the checkpoint's pipeline.json sampling defaults (guidance
+    # ω₁ / ω₂ and its interval, shift, solver) with `steps` as run
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite metrics (a diverged model) become null."""
@@ -407,4 +410,5 @@ def evaluate_checkpoint(
         seconds=time.perf_counter() - started,
         seeds=tuple(c.seed for c in data),
         camera_distance=(float(camera_distance[0]), float(camera_distance[1])),
+        sampling={**cfg.sampling.model_dump(mode="json"), "steps": steps},
     )
