@@ -46,6 +46,12 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         apply_overrides(TrainConfig(), ["model.video_prediction=sample", "model.wan_path=/w"])
     with pytest.raises(ConfigError, match=r"model\.video_prediction"):
         apply_overrides(TrainConfig(), ["model.video_prediction=epsilon"])
+    with pytest.raises(ConfigError, match=r"video_prediction=preconditioned.*wan_path"):
+        apply_overrides(
+            TrainConfig(), ["model.video_prediction=preconditioned", "model.wan_path=/w"]
+        )
+    pre = apply_overrides(TrainConfig(), ["model.video_prediction=preconditioned"])
+    assert pre.model.video_prediction == "preconditioned"
 
 
 def test_the_anneal_recipe_is_synth_tiny_continued_at_a_lower_rate() -> None:

@@ -9,6 +9,7 @@ from echomotion_dualdit.model import (
     VIDEO_PREDICTIONS,
     DualDiT,
     DualDiTOutput,
+    velocity_from_preconditioned,
     velocity_from_sample,
 )
 from echomotion_dualdit.presets import PRESETS, DualDiTConfig, preset
@@ -32,5 +33,6 @@ __all__ = [
     "joint_self_attention",
     "preset",
     "read_wan",
+    "velocity_from_preconditioned",
     "velocity_from_sample",
 ]

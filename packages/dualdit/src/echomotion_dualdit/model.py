@@ -49,9 +49,10 @@ _SKIP_LAYERWISE_CASTING = ["patch_embedding", "condition_embedder", "norm"]
 _BLOCK_CLASSES = ["WanTransformerBlock"]
 _KEEP_IN_FP32 = ["time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"]
 
-VIDEO_PREDICTIONS = ("velocity", "sample")
-"""What the video head's output means: ``velocity`` (Wan's head, ε − x) or ``sample`` (the clean
-latents x̂, turned into the velocity (x_σ − x̂)/σ before the forward returns)."""
+VIDEO_PREDICTIONS = ("velocity", "sample", "preconditioned")
+"""What the video head's output means: ``velocity`` (Wan's head, ε − x), ``sample`` (the clean
+latents x̂, turned into the velocity (x_σ − x̂)/σ before the forward returns) or
+``preconditioned`` (F of x̂ = c_skip(σ)·x_σ + c_out(σ)·F, `velocity_from_preconditioned`)."""
 WAN_TIMESTEPS = 1000.0
 """Wan's timestep scale: timestep = σ · 1000."""
 MIN_SAMPLE_SIGMA = 1e-4
@@ -68,6 +69,28 @@ def velocity_from_sample(noisy: Tensor, sample: Tensor, timestep: Tensor) -> Ten
     sigma = (timestep.float() / WAN_TIMESTEPS).clamp_min(MIN_SAMPLE_SIGMA)
     sigma = sigma.reshape(-1, *([1] * (noisy.dim() - 1)))  # (B, 1, ...)
     return ((noisy.float() - sample.float()) / sigma).to(sample.dtype)
+
+
+def velocity_from_preconditioned(noisy: Tensor, head: Tensor, timestep: Tensor) -> Tensor:
+    """The velocity of a preconditioned head (EDM's skip / output scalings, unit-variance data).
+
+    With x_σ = (1 − σ)·x + σ·ε and D(σ) = (1 − σ)² + σ² = Var(x_σ), the clean estimate is
+    x̂ = c_skip·x_σ + c_out·F with c_skip = (1 − σ)/D and c_out = σ/√D, and the velocity
+    (x_σ − x̂)/σ simplifies to
+
+        u = (2σ − 1)/D · x_σ − F/√D,
+
+    finite at every σ (no division by σ). The head's target F* has unit variance at every noise
+    level: at σ = 1 it is x (the noise reaches the output through the skip, exactly; the network
+    only predicts the clean frames), at σ = 0 it is −ε, and in between a mix. A velocity head
+    must instead copy the input's noise into its output through the whole network, which a
+    small model does imperfectly — the residue stays in the samples as colour noise.
+    ``noisy``, ``head``: ``(B, ...)``; ``timestep``: ``(B,)``, σ = timestep/1000.
+    """
+    sigma = (timestep.float() / WAN_TIMESTEPS).reshape(-1, *([1] * (noisy.dim() - 1)))
+    var = (1.0 - sigma) ** 2 + sigma**2
+    velocity = (2.0 * sigma - 1.0) / var * noisy.float() - head.float() / var.sqrt()
+    return velocity.to(head.dtype)
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,8 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
     size, e.g. the space-to-depth codec: a head of that width cannot carry the noise that a
     velocity holds, but the clean frames lie on a low-dimensional set); the forward still
     returns the velocity (x_σ − x̂)/σ, so training losses and samplers are the same.
+    ``video_prediction="preconditioned"`` scales input and output as EDM does
+    (`velocity_from_preconditioned`): x-prediction at high noise, ε-prediction at low noise.
     """
 
     _supports_gradient_checkpointing = True
@@ -383,6 +408,9 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
             if cfg.video_prediction == "sample":
                 assert video_timestep is not None
                 video_out = velocity_from_sample(video, video_out, video_timestep)
+            elif cfg.video_prediction == "preconditioned":
+                assert video_timestep is not None
+                video_out = velocity_from_preconditioned(video, video_out, video_timestep)
         if motion is not None and motion_tokens is not None and motion_temb is not None:
             motion_out = self._motion_head(motion_tokens, motion_temb, motion.shape[1])
         return DualDiTOutput(video=video_out, motion=motion_out)

@@ -22,7 +22,9 @@ class DualDiTConfig:
     ablation baseline: no motion blocks; motion tokens run through the video blocks' own Q/K/V,
     output and FFN weights (joint attention over the concatenation, per-modality adaLN timestep).
     ``video_prediction="sample"``: the video head predicts clean latents and the forward turns
-    them into the velocity (see :func:`~echomotion_dualdit.model.velocity_from_sample`).
+    them into the velocity (see :func:`~echomotion_dualdit.model.velocity_from_sample`);
+    ``"preconditioned"``: EDM's skip / output scalings around the head
+    (:func:`~echomotion_dualdit.model.velocity_from_preconditioned`).
     """
 
     patch_size: tuple[int, int, int] = (1, 2, 2)

@@ -56,11 +56,12 @@ class ModelConfig(_Strict):
     single_stream: bool = Field(
         False, description="ablation (paper A.8.3): motion tokens share the video blocks' weights"
     )
-    video_prediction: Literal["velocity", "sample"] = Field(
+    video_prediction: Literal["velocity", "sample", "preconditioned"] = Field(
         "velocity",
-        description="video head output: Wan's velocity, or the clean latents (x-prediction, for "
+        description="video head output: Wan's velocity, the clean latents (x-prediction, for "
         "pixel-like latents; the forward still returns a velocity and the loss stays the "
-        "velocity loss, weighted down below flow.sample_loss_min_sigma)",
+        "velocity loss, weighted down below flow.sample_loss_min_sigma), or preconditioned "
+        "(EDM's skip / output scalings: x-prediction at high noise, ε at low; plain velocity loss)",
     )
     num_layers: int | None = Field(None, ge=1, description="None = the preset's")
     num_attention_heads: int | None = Field(None, ge=1, description="None = the preset's")
@@ -194,16 +195,17 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _sample_prediction(self) -> TrainConfig:
-        if self.model.video_prediction == "sample":
+        kind = self.model.video_prediction
+        if kind != "velocity":
             if self.flow.num_train_timesteps != 1000:
                 raise ValueError(
-                    "model.video_prediction=sample: the model reads σ as timestep/1000 (Wan's "
+                    f"model.video_prediction={kind}: the model reads σ as timestep/1000 (Wan's "
                     f"scale), so flow.num_train_timesteps must be 1000, got "
                     f"{self.flow.num_train_timesteps}"
                 )
             if self.model.wan_path is not None:
                 raise ValueError(
-                    "model.video_prediction=sample does not fit model.wan_path: Wan's video head "
+                    f"model.video_prediction={kind} does not fit model.wan_path: Wan's video head "
                     "predicts velocity"
                 )
         return self
