@@ -194,7 +194,7 @@ class TrainConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")
-    def _sample_prediction(self) -> TrainConfig:
+    def _video_prediction(self) -> TrainConfig:
         kind = self.model.video_prediction
         if kind != "velocity":
             if self.flow.num_train_timesteps != 1000:
