@@ -39,16 +39,29 @@ def main() -> None:
         metavar=("LO", "HI"),
         help="default noise levels σ where guidance applies (LO ≤ σ ≤ HI)",
     )
+    parser.add_argument(
+        "--solver", choices=("unipc", "euler", "stochastic"), default=None, help="default solver"
+    )
+    parser.add_argument(
+        "--eta", type=float, default=None, help="the stochastic solver's video η (0 … 1)"
+    )
+    parser.add_argument(
+        "--motion-eta", type=float, default=None, help="the stochastic solver's motion η (0 … 1)"
+    )
     args = parser.parse_args()
 
     pipe = EchoMotionPipeline.from_pretrained(args.source)
-    sampling = pipe.config.sampling.model_copy(
-        update={
+    sampling = type(pipe.config.sampling).model_validate(
+        pipe.config.sampling.model_dump()
+        | {
             k: v
             for k, v in (
                 ("steps", args.steps),
                 ("guidance", args.guidance),
                 ("guidance_cond", args.guidance_cond),
+                ("solver", args.solver),
+                ("eta", args.eta),
+                ("motion_eta", args.motion_eta),
                 (
                     "guidance_interval",
                     None if args.guidance_interval is None else tuple(args.guidance_interval),

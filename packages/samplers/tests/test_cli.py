@@ -73,10 +73,11 @@ def test_help_documents_every_option() -> None:
     for option in (
         "--mode", "--prompt", "--negative-prompt", "--motion", "--video", "--checkpoint",
         "--steps", "--shift", "--guidance", "--guidance-cond", "--guidance-interval", "--seed",
-        "--frames", "--height", "--width", "--solver", "--out", "--device", "--dtype",
+        "--frames", "--height", "--width", "--solver", "--eta", "--motion-eta", "--out",
+        "--device", "--dtype",
     ):  # fmt: skip
         assert option in result.output, option
-    for choice in ("joint", "m2v", "v2m", "euler", "unipc", "bfloat16"):
+    for choice in ("joint", "m2v", "v2m", "euler", "unipc", "stochastic", "bfloat16"):
         assert choice in result.output
 
 
@@ -113,6 +114,30 @@ def test_guidance_interval_is_used_and_recorded(checkpoint: Path, tmp_path: Path
         np.load(tmp_path / "high" / "sample.npz") as b,
     ):
         assert not np.allclose(a["joints"], b["joints"])  # the low-noise steps were unguided
+
+
+def test_stochastic_solver_options_are_used_and_recorded(checkpoint: Path, tmp_path: Path) -> None:
+    runs = {}
+    for name, extra in (
+        ("default", ["--solver", "stochastic"]),
+        ("still", ["--solver", "stochastic", "--eta", "0", "--motion-eta", "0"]),
+        ("euler", ["--solver", "euler"]),
+    ):
+        code, output = invoke(
+            "-c", checkpoint, "-p", "a person", "-o", tmp_path / name, *extra, *FAST
+        )
+        assert code == 0, output
+        runs[name] = json.loads((tmp_path / name / "generation.json").read_text())
+    assert runs["default"]["solver"] == "stochastic"
+    assert (runs["default"]["eta"], runs["default"]["motion_eta"]) == (1.0, 0.0)  # the defaults
+    assert (runs["still"]["eta"], runs["still"]["motion_eta"]) == (0.0, 0.0)
+    with (
+        np.load(tmp_path / "still" / "sample.npz") as still,
+        np.load(tmp_path / "euler" / "sample.npz") as euler,
+    ):
+        np.testing.assert_allclose(still["joints"], euler["joints"], atol=1e-4)  # η = 0: Euler
+    code, output = invoke("-c", checkpoint, "-p", "a person", "-o", tmp_path / "bad", "--eta", "2")
+    assert code != 0 and "--eta" in output
 
 
 @pytest.mark.parametrize("kind", ["npz", "bvh"])

@@ -336,6 +336,36 @@ def test_guidance_interval_changes_only_the_unguided_steps(tiny: EchoMotionPipel
     assert not torch.allclose(every.latents.video, high.latents.video)
 
 
+def test_stochastic_solver_is_seeded_and_takes_etas(tiny: EchoMotionPipeline) -> None:
+    from pydantic import ValidationError
+
+    from echomotion_samplers.pipeline_config import SamplingDefaults
+
+    kw = {"steps": 4, "shift": 1.0, "guidance": 1.0, "solver": "stochastic", "progress": False}
+    a = tiny.joint(PROMPTS[0], seed=3, **kw)
+    b = tiny.joint(PROMPTS[0], seed=3, **kw)
+    assert torch.equal(a.latents.video, b.latents.video)  # the fresh noise is the seed's
+    euler = tiny.joint(PROMPTS[0], seed=3, **{**kw, "solver": "euler"})
+    still = tiny.joint(PROMPTS[0], seed=3, eta=0.0, motion_eta=0.0, **kw)
+    torch.testing.assert_close(still.latents.video, euler.latents.video, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(a.latents.video, euler.latents.video, atol=1e-3)
+    assert SamplingDefaults().eta == 1.0 and SamplingDefaults().motion_eta == 0.0
+    with pytest.raises(ValidationError, match="motion_eta"):
+        SamplingDefaults(motion_eta=2.0)
+
+
+def test_callback_sees_the_clean_estimate(tiny: EchoMotionPipeline) -> None:
+    seen = []
+    tiny.joint(PROMPTS[0], seed=1, steps=3, shift=1.0, progress=False, callback=seen.append)
+    assert [s.index for s in seen] == [0, 1, 2]
+    last = seen[-1]  # the last step lands on its clean estimate (σ' = 0)
+    assert last.denoised.video is not None and last.denoised.motion is not None
+    torch.testing.assert_close(last.denoised.video, last.latents.video, atol=1e-5, rtol=1e-5)
+    first = seen[0]  # x̂ = x₁ − 1·u at σ = 1, and the step moved towards it
+    assert first.latents.video is not None and first.denoised.video is not None
+    assert not torch.allclose(first.denoised.video, first.latents.video)
+
+
 def test_bfloat16_transformer_from_a_checkpoint(checkpoint: Path) -> None:
     """bf16 keeps diffusers' float32 tables: the adapter casts to the compute dtype."""
     pipe = EchoMotionPipeline.from_pretrained(checkpoint, dtype=torch.bfloat16)

@@ -50,6 +50,7 @@ class Mode(StrEnum):
 class Solver(StrEnum):
     unipc = "unipc"
     euler = "euler"
+    stochastic = "stochastic"
 
 
 class DType(StrEnum):
@@ -160,7 +161,28 @@ def generate(
         int | None, typer.Option(help="Width in pixels (default: the checkpoint's).")
     ] = None,
     solver: Annotated[
-        Solver | None, typer.Option(help="Flow-matching solver (default: unipc).")
+        Solver | None,
+        typer.Option(
+            help="Flow-matching solver: unipc, euler, or stochastic (Euler with fresh noise each "
+            "step). Default: the checkpoint's."
+        ),
+    ] = None,
+    eta: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The stochastic solver's η for the video: 0 (= euler) … 1 (DDPM's ancestral "
+            "step). Default: the checkpoint's.",
+        ),
+    ] = None,
+    motion_eta: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The stochastic solver's η for the motion (default: the checkpoint's).",
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output directory (created if missing).")
@@ -223,6 +245,8 @@ def generate(
         "guidance_cond": guidance_cond,
         "guidance_interval": guidance_interval,
         "solver": None if solver is None else solver.value,
+        "eta": eta,
+        "motion_eta": motion_eta,
         "seed": seed,
     }
     with warnings.catch_warnings(record=True) as caught:
@@ -271,6 +295,8 @@ def generate(
             defaults.guidance_interval if guidance_interval is None else guidance_interval
         ),
         "solver": defaults.solver if solver is None else solver.value,
+        "eta": defaults.eta if eta is None else eta,
+        "motion_eta": defaults.motion_eta if motion_eta is None else motion_eta,
         "frames": result.num_frames,
         "height": result.height,
         "width": result.width,

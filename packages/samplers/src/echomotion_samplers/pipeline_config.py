@@ -49,7 +49,7 @@ FORMAT_VERSION: Literal[1] = 1
 
 # = solvers.SolverKind, spelled out so that reading pipeline.json does not import diffusers
 # (tests check the two agree).
-SolverKind = Literal["euler", "unipc"]
+SolverKind = Literal["euler", "unipc", "stochastic"]
 
 
 class CheckpointError(ValueError):
@@ -117,7 +117,9 @@ class BodyModelSpec(_Strict):
 
 class SamplingDefaults(_Strict):
     """Defaults of the sampler (the paper's: 50 UniPC steps, shift 8, guidance 6, ω₂ = 1, guided
-    at every noise level; `guidance_interval` [lo, hi] limits guidance to lo ≤ σ ≤ hi)."""
+    at every noise level; `guidance_interval` [lo, hi] limits guidance to lo ≤ σ ≤ hi).
+    `eta`, `motion_eta`: the "stochastic" solver's η for the video and the motion stream
+    (0 = Euler … 1 = DDPM's ancestral step; the other solvers ignore them)."""
 
     steps: int = Field(default=50, ge=1)
     shift: float = Field(default=8.0, gt=0)
@@ -125,6 +127,8 @@ class SamplingDefaults(_Strict):
     guidance_cond: float = 1.0
     guidance_interval: tuple[float, float] = (0.0, 1.0)
     solver: SolverKind = "unipc"
+    eta: float = Field(default=1.0, ge=0.0, le=1.0)
+    motion_eta: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _interval(self) -> SamplingDefaults:

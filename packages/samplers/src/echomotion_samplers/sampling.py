@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -22,6 +22,8 @@ class StepInfo:
 
     sigma: the noise level the velocity was evaluated at; next_sigma: the level `latents` are at.
     velocity: the guided velocity of the generated modalities; latents: the state after the step.
+    denoised: the clean estimate x̂ = x_σ − σ·velocity of each generated modality (None for the
+    given one): what the step moved towards, the picture of where sampling stands.
     """
 
     index: int
@@ -30,6 +32,7 @@ class StepInfo:
     next_sigma: float
     velocity: Prediction
     latents: Latents
+    denoised: Latents = field(default_factory=Latents)
 
 
 StepCallback = Callable[[StepInfo], None]
@@ -78,7 +81,8 @@ def sample(
     """Sample `task`'s generated modalities with ICCFG and a flow-matching solver.
 
     Generated modalities are given by shape (`video_shape` (B, C, F, H, W), `motion_shape`
-    (B, Tm, P)) and start from `initial_noise(generator=...)`; the given modality of m2v / v2m is
+    (B, Tm, P)) and start from `initial_noise(generator=...)` (the stochastic solver draws its
+    per-step noise from the same generator); the given modality of m2v / v2m is
     passed clean (`motion` for m2v, `video` for v2m) and stays clean. text / null_text / scales
     / batch_passes are as in `guided_velocity`; each step guides with `scales.at(σ)` (no
     guidance outside `scales.interval`). `callback` runs after every step; `progress`
@@ -125,7 +129,7 @@ def sample(
         video=noise.video if video is None else video.to(device=device, dtype=torch.float32),
         motion=noise.motion if motion is None else motion.to(device=device, dtype=torch.float32),
     )
-    flow = FlowSolver(solver_config, task.generated)
+    flow = FlowSolver(solver_config, task.generated, generator=generator)
     guidance = scales if scales is not None else GuidanceScales()
 
     bar: Progress | None = None
@@ -152,10 +156,23 @@ def sample(
                     scales=guidance.at(flow.sigma(i)),
                     batch_passes=batch_passes,
                 )
+                denoised = (
+                    _denoised(latents, velocity, flow.sigma(i), task.generated)
+                    if callback is not None
+                    else Latents()
+                )
                 latents = flow.step(i, latents, velocity)
             if callback is not None:
                 callback(
-                    StepInfo(i, flow.num_steps, flow.sigma(i), flow.sigma(i + 1), velocity, latents)
+                    StepInfo(
+                        i,
+                        flow.num_steps,
+                        flow.sigma(i),
+                        flow.sigma(i + 1),
+                        velocity,
+                        latents,
+                        denoised,
+                    )
                 )
             if bar is not None and bar_task is not None:
                 bar.advance(bar_task)
@@ -163,3 +180,15 @@ def sample(
         if bar is not None:
             bar.stop()
     return latents
+
+
+def _denoised(
+    latents: Latents, velocity: Prediction, sigma: float, generated: Iterable[Modality]
+) -> Latents:
+    """x̂ = x_σ − σ·u of each generated stream."""
+    out: dict[Modality, Tensor | None] = dict.fromkeys(Modality)
+    for modality in generated:
+        x, v = latents.get(modality), velocity.get(modality)
+        if x is not None and v is not None:
+            out[modality] = x - sigma * v
+    return Latents(video=out[Modality.VIDEO], motion=out[Modality.MOTION])

@@ -235,7 +235,7 @@ class EchoMotionPipeline:
         **sampling: Any,
     ) -> GenerationResult:
         """Text → video + motion. num_frames is rounded to 4k + 1 with a warning. `sampling`:
-        see `generate` (steps, shift, guidance, guidance_cond, guidance_interval, solver, seed,
+        see `generate` (steps, shift, guidance, guidance_cond, guidance_interval, solver, eta, motion_eta, seed,
         generator, callback, progress, batch_passes)."""
         return self.generate(
             Task.JOINT,
@@ -283,6 +283,8 @@ class EchoMotionPipeline:
         guidance_cond: float | None = None,
         guidance_interval: tuple[float, float] | None = None,
         solver: SolverKind | None = None,
+        eta: float | None = None,
+        motion_eta: float | None = None,
         seed: int | None = None,
         generator: torch.Generator | None = None,
         callback: StepCallback | None = None,
@@ -291,6 +293,7 @@ class EchoMotionPipeline:
     ) -> GenerationResult:
         """Run one mode. Unset sampling options take pipeline.json's `sampling` defaults.
         guidance_interval (lo, hi): guide only the steps at lo ≤ σ ≤ hi (`GuidanceScales.at`).
+        eta, motion_eta: the "stochastic" solver's η for video and motion (`SolverConfig`).
 
         Noise comes from `generator`, else from a CPU generator seeded with `seed` (a random
         seed when both are None; it is returned in the result): the same seed gives the same
@@ -342,6 +345,8 @@ class EchoMotionPipeline:
             kind=defaults.solver if solver is None else solver,
             num_steps=defaults.steps if steps is None else steps,
             shift=defaults.shift if shift is None else shift,
+            eta=defaults.eta if eta is None else eta,
+            motion_eta=defaults.motion_eta if motion_eta is None else motion_eta,
         )
 
         # Text: the prompts, and ∅ — the negative prompt for joint / m2v, "" for v2m and the
