@@ -65,7 +65,8 @@ def test_main_job_writes_video_motion_bvh_and_skeleton_video(joint_sample: Path)
     assert np.isfinite(motion["transl"]).all()
     assert motion["transl"].shape[0] == config["num_frames"]
     generation = json.loads((joint_sample / "generation.json").read_text())
-    assert generation["guidance"] == config["sampling"]["guidance"]  # the shipped defaults
+    for key in ("guidance", "solver", "eta", "motion_eta"):  # the shipped defaults
+        assert generation[key] == config["sampling"][key], key
 
 
 @pytest.mark.parametrize("mode", ["m2v", "v2m"])
