@@ -54,9 +54,6 @@ def test_base_is_the_recipe_with_two_layers_and_a_fixed_budget() -> None:
         "checkpoint.every": 100,
         "checkpoint.keep_last": 1,
         "logging.tensorboard": False,
-        # docs/ablations.md's settings, pinned when the recipe moved on
-        "flow.shift": 3.0,
-        "data.synth_camera_distance": [2.3, 3.3],
     }
 
 

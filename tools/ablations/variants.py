@@ -203,10 +203,6 @@ def base_overrides(steps: int, phase1_steps: int, data_dir: str | Path) -> list[
         "checkpoint.every=100",
         "checkpoint.keep_last=1",
         "logging.tensorboard=false",
-        # docs/ablations.md was measured with these (the recipe's before it moved to shift 1 and
-        # a closer camera); pinned so that its command still reproduces it
-        "flow.shift=3.0",
-        "data.synth_camera_distance=[2.3, 3.3]",
     ]
 
 

@@ -74,3 +74,21 @@ def test_the_anneal_recipe_is_synth_tiny_continued_at_a_lower_rate() -> None:
         "phase2.steps": 3000,
     }
     assert anneal["data.dataset"] == "outputs/synth-tiny/data"  # the same clips
+
+
+def test_sampling_section_becomes_the_exports_defaults() -> None:
+    from echomotion_trainer.export import pipeline_config
+
+    paper = pipeline_config(TrainConfig()).sampling  # the paper's: UniPC, guidance 6, flow shift
+    assert (paper.solver, paper.guidance, paper.shift, paper.steps) == ("unipc", 6.0, 8.0, 50)
+    c = apply_overrides(
+        TrainConfig(),
+        ["flow.shift=3", "sampling.solver=stochastic", "sampling.eta=0.5", "sampling.guidance=2"],
+    )
+    made = pipeline_config(c).sampling
+    assert (made.solver, made.eta, made.guidance, made.shift) == ("stochastic", 0.5, 2.0, 3.0)
+    assert pipeline_config(apply_overrides(c, ["sampling.shift=5"])).sampling.shift == 5.0
+    with pytest.raises(ConfigError, match=r"sampling\.eta"):
+        apply_overrides(TrainConfig(), ["sampling.eta=1.5"])
+    with pytest.raises(ConfigError, match=r"sampling\.solver"):
+        apply_overrides(TrainConfig(), ["sampling.solver=heun"])

@@ -140,6 +140,10 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
     stats = json.loads((tmp_path / "video_stats.json").read_text())
     assert pipe.config.video_codec.std == tuple(stats["std"])  # latents normalized by the data
     assert all(0 < s < 1 for s in stats["std"])
+    sampling = pipe.config.sampling  # the recipe's sampling section, shift from flow.shift
+    assert (sampling.solver, sampling.eta, sampling.motion_eta) == ("stochastic", 1.0, 0.0)
+    assert (sampling.steps, sampling.guidance, sampling.guidance_cond) == (30, 1.0, 1.0)
+    assert sampling.shift == cfg.flow.shift
     result = pipe.joint("a person waves", steps=2, seed=0, progress=False)
     assert result.video.shape == (1, 5, 32, 32, 3)
     assert result.motion.num_frames == 5

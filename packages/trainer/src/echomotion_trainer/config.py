@@ -23,6 +23,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "PhaseConfig",
+    "SamplingConfig",
     "TrainConfig",
     "apply_overrides",
     "load_config",
@@ -146,6 +147,23 @@ class FlowConfig(_Strict):
     motion_loss_weight: float = Field(1.0, ge=0)
 
 
+class SamplingConfig(_Strict):
+    """The sampling defaults an export writes into its pipeline.json (samplers' `SamplingDefaults`:
+    what `echomotion generate` and `echomotion eval` use unless told otherwise). shift: None =
+    flow.shift, the one the model trained with."""
+
+    steps: int = Field(50, ge=1, description="solver steps")
+    shift: float | None = Field(None, gt=0, description="None = flow.shift")
+    guidance: float = Field(6.0, description="text guidance ω₁ (1 = none)")
+    guidance_cond: float = Field(1.0, description="cross-modal guidance ω₂ of m2v / v2m")
+    guidance_interval: tuple[float, float] = Field(
+        (0.0, 1.0), description="noise levels [lo, hi] where guidance applies"
+    )
+    solver: Literal["euler", "unipc", "stochastic"] = "unipc"
+    eta: float = Field(1.0, ge=0, le=1, description="stochastic solver: the video's η")
+    motion_eta: float = Field(0.0, ge=0, le=1, description="stochastic solver: the motion's η")
+
+
 class PhaseConfig(_Strict):
     """One training phase. Phase 1 is motion-only; phase 2 samples a paradigm per step."""
 
@@ -192,6 +210,7 @@ class TrainConfig(_Strict):
     phase2: PhaseConfig = PhaseConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     logging: LoggingConfig = LoggingConfig()
+    sampling: SamplingConfig = SamplingConfig()
 
     @model_validator(mode="after")
     def _video_prediction(self) -> TrainConfig:

@@ -26,7 +26,8 @@ __all__ = ["export_pipeline", "pipeline_config"]
 
 
 def pipeline_config(config: TrainConfig, codec: Any = None) -> PipelineConfig:
-    """What the run's data and flow settings (and the codec's pixel statistics) mean for sampling."""
+    """What the run's data and flow settings (and the codec's pixel statistics) mean for sampling;
+    the sampling defaults are the config's `sampling` (shift: flow.shift unless set)."""
     d = config.data
     text_path = None if d.text_encoder_path is None else str(Path(d.text_encoder_path).resolve())
     vae_path = None if d.vae_path is None else str(Path(d.vae_path).resolve())
@@ -42,7 +43,14 @@ def pipeline_config(config: TrainConfig, codec: Any = None) -> PipelineConfig:
             mean=tuple(getattr(codec, "mean", (0.0, 0.0, 0.0))),
             std=tuple(getattr(codec, "std", (1.0, 1.0, 1.0))),
         ),
-        sampling=SamplingDefaults(shift=config.flow.shift),
+        sampling=SamplingDefaults(
+            **{
+                **config.sampling.model_dump(),
+                "shift": config.flow.shift
+                if config.sampling.shift is None
+                else config.sampling.shift,
+            }
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from .config import (
     ModelConfig,
     OptimConfig,
     PhaseConfig,
+    SamplingConfig,
     TrainConfig,
     apply_overrides,
 )
@@ -62,6 +63,11 @@ def synth_tiny() -> TrainConfig:
         ),
         checkpoint=CheckpointConfig(every=250, keep_last=2),
         logging=LoggingConfig(every=10),
+        # What samples best from this model (README, "Why the stochastic solver" / "Why no
+        # guidance"): fresh noise each step for the video, Euler for the motion, unguided.
+        sampling=SamplingConfig(
+            steps=30, guidance=1.0, guidance_cond=1.0, solver="stochastic", eta=1.0, motion_eta=0.0
+        ),
     )
 
 
