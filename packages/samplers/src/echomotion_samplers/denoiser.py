@@ -27,6 +27,7 @@ __all__ = [
     "Prediction",
     "Task",
     "TextCondition",
+    "draw_noise",
     "sigma_to_timestep",
 ]
 
@@ -157,6 +158,19 @@ class Latents:
 
     def get(self, modality: Modality) -> Tensor | None:
         return self.video if modality is Modality.VIDEO else self.motion
+
+
+def draw_noise(
+    shape: tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """Standard normal noise drawn in float32 on the generator's device (`device` without one),
+    then moved to `device` / `dtype`: the same seed gives the same noise on every device."""
+    draw_device = generator.device if generator is not None else torch.device(device)
+    drawn = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
+    return drawn.to(device=device, dtype=dtype)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,15 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
-from .denoiser import Denoiser, Latents, Modality, Prediction, Task, TextCondition
+from .denoiser import (
+    Denoiser,
+    Latents,
+    Modality,
+    Prediction,
+    Task,
+    TextCondition,
+    draw_noise,
+)
 from .guidance import GuidanceScales, guided_velocity
 from .solvers import FlowSolver, SolverConfig
 
@@ -50,13 +58,11 @@ def initial_noise(
     Drawn in float32 on the generator's device, then moved: the same seed gives the same noise
     on every device and dtype.
     """
-    draw_device = generator.device if generator is not None else torch.device(device)
     noise: dict[Modality, Tensor | None] = {m: None for m in Modality}
     for modality in (Modality.VIDEO, Modality.MOTION):
         if modality in shapes:
             shape = tuple(int(s) for s in shapes[modality])
-            drawn = torch.randn(shape, generator=generator, device=draw_device, dtype=torch.float32)
-            noise[modality] = drawn.to(device=device, dtype=dtype)
+            noise[modality] = draw_noise(shape, generator, device, dtype)
     return Latents(video=noise[Modality.VIDEO], motion=noise[Modality.MOTION])
 
 

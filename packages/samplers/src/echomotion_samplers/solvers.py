@@ -28,7 +28,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 from torch import Tensor
 
-from .denoiser import NUM_TRAIN_TIMESTEPS, Latents, Modality, Prediction
+from .denoiser import NUM_TRAIN_TIMESTEPS, Latents, Modality, Prediction, draw_noise
 from .schedules import base_sigmas, shifted_sigmas
 
 __all__ = ["FlowSolver", "Scheduler", "SolverConfig", "SolverKind", "make_scheduler"]
@@ -217,9 +217,6 @@ class FlowSolver:
         clean = x - sigma * v  # x̂
         noise = x + (1.0 - sigma) * v  # ε̂
         if share > 0.0:  # 0 at the last step (σ' = 0: it lands on x̂) and for η = 0 (Euler)
-            draw_device = self.generator.device if self.generator is not None else x.device
-            fresh = torch.randn(
-                x.shape, generator=self.generator, device=draw_device, dtype=torch.float32
-            ).to(x.device)
+            fresh = draw_noise(tuple(x.shape), self.generator, x.device)
             noise = (1.0 - share**2) ** 0.5 * noise + share * fresh
         return (1.0 - sigma_next) * clean + sigma_next * noise
