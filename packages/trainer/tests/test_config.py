@@ -92,3 +92,15 @@ def test_sampling_section_becomes_the_exports_defaults() -> None:
         apply_overrides(TrainConfig(), ["sampling.eta=1.5"])
     with pytest.raises(ConfigError, match=r"sampling\.solver"):
         apply_overrides(TrainConfig(), ["sampling.solver=heun"])
+
+
+def test_sampling_section_mirrors_the_samplers_defaults() -> None:
+    from echomotion_samplers.pipeline_config import SamplingDefaults
+    from echomotion_trainer.config import SamplingConfig
+
+    ours, theirs = SamplingConfig.model_fields, SamplingDefaults.model_fields
+    assert set(ours) == set(theirs)
+    for name in set(ours) - {"shift"}:  # shift: None here = flow.shift
+        assert ours[name].annotation == theirs[name].annotation, name
+    with pytest.raises(ConfigError, match=r"sampling\.guidance_interval"):
+        apply_overrides(TrainConfig(), ["sampling.guidance_interval=[0.6, 0.2]"])

@@ -150,7 +150,9 @@ class FlowConfig(_Strict):
 class SamplingConfig(_Strict):
     """The sampling defaults an export writes into its pipeline.json (samplers' `SamplingDefaults`:
     what `echomotion generate` and `echomotion eval` use unless told otherwise). shift: None =
-    flow.shift, the one the model trained with."""
+    flow.shift, the one the model trained with. Spelled out rather than imported so that reading
+    a config does not import torch (samplers' pipeline_config does); tests check the fields
+    agree. Checked here too, so a bad value stops the run before training, not at its export."""
 
     steps: int = Field(50, ge=1, description="solver steps")
     shift: float | None = Field(None, gt=0, description="None = flow.shift")
@@ -162,6 +164,13 @@ class SamplingConfig(_Strict):
     solver: Literal["euler", "unipc", "stochastic"] = "unipc"
     eta: float = Field(1.0, ge=0, le=1, description="stochastic solver: the video's η")
     motion_eta: float = Field(0.0, ge=0, le=1, description="stochastic solver: the motion's η")
+
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 <= v[0] < v[1] <= 1.0:
+            raise ValueError(f"expected [lo, hi] with 0 ≤ lo < hi ≤ 1, got {list(v)}")
+        return v
 
 
 class PhaseConfig(_Strict):
