@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import torch
 
 from echomotion_motion_codec import SMPLMotion, atomic_path
 from echomotion_motion_codec.image_metrics import psnr
+from echomotion_samplers.pipeline_config import SolverKind
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,21 +40,11 @@ def trajectory(
     checkpoint: Path, *, clips: int, steps: int, seed: int, show: int, **sampling: Any
 ) -> tuple[list[str], list[np.ndarray], list[float]]:
     """Column heads, column frames (B, T, H, W, 3) and their PSNR against the ground truth."""
-    from echomotion_humove.virtual_camera import CameraRange
     from echomotion_samplers.pipeline import EchoMotionPipeline
-    from echomotion_trainer.evaluation import make_clips, trained_camera_distance
+    from echomotion_trainer.evaluation import checkpoint_clips
 
     pipe = EchoMotionPipeline.from_pretrained(checkpoint)
-    cfg = pipe.config
-    data = make_clips(
-        clips,
-        seed=seed,
-        width=cfg.width,
-        height=cfg.height,
-        num_frames=cfg.num_frames,
-        fps=cfg.fps,
-        camera_distance=trained_camera_distance(checkpoint) or CameraRange().distance,
-    )
+    data, _ = checkpoint_clips(pipe, checkpoint, clips, seed=seed)
     truth = pipe.place_in_camera(
         SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in data])
     )
@@ -111,7 +102,7 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the PNG to write")
     parser.add_argument("--clips", type=int, default=4)
     parser.add_argument("--steps", type=int, default=30, help="solver steps")
-    parser.add_argument("--solver", choices=("unipc", "euler", "stochastic"), default=None)
+    parser.add_argument("--solver", choices=get_args(SolverKind), default=None)
     parser.add_argument("--eta", type=float, default=None, help="stochastic solver's video η")
     parser.add_argument("--show", type=int, default=6, help="how many x̂ columns")
     parser.add_argument("--seed", type=int, default=1234)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+from typing import get_args
 
 import torch
 
 from echomotion_samplers.pipeline import EchoMotionPipeline
+from echomotion_samplers.pipeline_config import SolverKind
 
 
 def main() -> None:
@@ -40,7 +42,7 @@ def main() -> None:
         help="default noise levels σ where guidance applies (LO ≤ σ ≤ HI)",
     )
     parser.add_argument(
-        "--solver", choices=("unipc", "euler", "stochastic"), default=None, help="default solver"
+        "--solver", choices=get_args(SolverKind), default=None, help="default solver"
     )
     parser.add_argument(
         "--eta", type=float, default=None, help="the stochastic solver's video η (0 … 1)"

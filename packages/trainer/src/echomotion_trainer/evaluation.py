@@ -50,6 +50,7 @@ __all__ = [
     "MODES",
     "PSNR_CAP_DB",
     "EvalReport",
+    "checkpoint_clips",
     "evaluate_checkpoint",
     "make_clips",
     "render_motion",
@@ -309,6 +310,32 @@ def trained_camera_distance(checkpoint_dir: str | Path) -> tuple[float, float] |
     return float(value[0]), float(value[1])
 
 
+def checkpoint_clips(
+    pipe: Any,
+    checkpoint_dir: str | Path,
+    count: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    camera_distance: tuple[float, float] | None = None,
+) -> tuple[list[SyntheticClip], tuple[float, float]]:
+    """`make_clips` at the pipeline's size, frame count and fps, with the camera range the
+    checkpoint trained with (`trained_camera_distance`, else humove's default) unless
+    `camera_distance` is given; returns the clips and the range used."""
+    if camera_distance is None:
+        camera_distance = trained_camera_distance(checkpoint_dir) or CameraRange().distance
+    cfg = pipe.config
+    clips = make_clips(
+        count,
+        seed=seed,
+        width=cfg.width,
+        height=cfg.height,
+        num_frames=cfg.num_frames,
+        fps=cfg.fps,
+        camera_distance=camera_distance,
+    )
+    return clips, camera_distance
+
+
 def evaluate_checkpoint(
     checkpoint_dir: str | Path,
     *,
@@ -346,16 +373,8 @@ def evaluate_checkpoint(
     say(
         f"making {clips} clips {cfg.width}x{cfg.height}, {cfg.num_frames} frames at {cfg.fps:g} fps"
     )
-    if camera_distance is None:
-        camera_distance = trained_camera_distance(checkpoint_dir) or CameraRange().distance
-    data = make_clips(
-        clips,
-        seed=seed,
-        width=cfg.width,
-        height=cfg.height,
-        num_frames=cfg.num_frames,
-        fps=cfg.fps,
-        camera_distance=camera_distance,
+    data, camera_distance = checkpoint_clips(
+        pipe, checkpoint_dir, clips, seed=seed, camera_distance=camera_distance
     )
     cls_model: ActionClassifier | None = None
     cls_source: str | None = None

@@ -235,8 +235,8 @@ class EchoMotionPipeline:
         **sampling: Any,
     ) -> GenerationResult:
         """Text → video + motion. num_frames is rounded to 4k + 1 with a warning. `sampling`:
-        see `generate` (steps, shift, guidance, guidance_cond, guidance_interval, solver, eta, motion_eta, seed,
-        generator, callback, progress, batch_passes)."""
+        see `generate` (steps, shift, guidance, guidance_cond, guidance_interval, solver, eta,
+        motion_eta, seed, generator, callback, progress, batch_passes)."""
         return self.generate(
             Task.JOINT,
             prompt=prompt,
