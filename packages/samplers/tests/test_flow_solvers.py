@@ -36,10 +36,11 @@ MIXTURE = GaussianMixture(
 
 
 def run(
-    kind: str, steps: int, shift: float, seed: int = 1, n: int = N
+    kind: str, steps: int, shift: float, seed: int = 1, n: int = N, **options: float
 ) -> tuple[Latents, Latents, AnalyticDenoiser]:
     """Sample both test distributions (video rows ~ GAUSSIAN, motion rows ~ MIXTURE); also
-    return the initial noise (same seed) and the denoiser with the σ's it saw."""
+    return the initial noise (same seed) and the denoiser with the σ's it saw. `options`: more
+    `SolverConfig` fields (eta, motion_eta)."""
     denoiser = AnalyticDenoiser(GAUSSIAN, MIXTURE)
     out = sample(
         denoiser,
@@ -48,7 +49,7 @@ def run(
         scales=GuidanceScales(text=0.0),  # the unconditional pass only: the exact velocity
         video_shape=(n, 3),
         motion_shape=(n, 2),
-        solver=SolverConfig(kind=kind, num_steps=steps, shift=shift),  # type: ignore[arg-type]
+        solver=SolverConfig(kind=kind, num_steps=steps, shift=shift, **options),  # type: ignore[arg-type]
         generator=torch.Generator().manual_seed(seed),
     )
     noise = initial_noise(
@@ -197,24 +198,7 @@ def run_stochastic(
 ) -> tuple[Latents, Latents, AnalyticDenoiser]:
     """`run` with the stochastic solver; motion_eta None = eta."""
     motion_eta = eta if motion_eta is None else motion_eta
-    denoiser = AnalyticDenoiser(GAUSSIAN, MIXTURE)
-    out = sample(
-        denoiser,
-        Task.JOINT,
-        text=None,
-        scales=GuidanceScales(text=0.0),
-        video_shape=(n, 3),
-        motion_shape=(n, 2),
-        solver=SolverConfig(
-            kind="stochastic", num_steps=steps, shift=shift, eta=eta, motion_eta=motion_eta
-        ),
-        generator=torch.Generator().manual_seed(seed),
-    )
-    noise = initial_noise(
-        {Modality.VIDEO: (n, 3), Modality.MOTION: (n, 2)},
-        generator=torch.Generator().manual_seed(seed),
-    )
-    return out, noise, denoiser
+    return run("stochastic", steps, shift, seed, n, eta=eta, motion_eta=motion_eta)
 
 
 def test_stochastic_at_eta_zero_is_euler() -> None:
