@@ -54,7 +54,7 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
     assert pre.model.video_prediction == "preconditioned"
 
 
-def test_the_anneal_recipe_is_synth_tiny_continued_at_a_lower_rate() -> None:
+def test_the_later_stages_are_synth_tiny_continued() -> None:
     from echomotion_trainer.recipes import recipe
 
     def flat(d: dict, prefix: str = "") -> dict:
@@ -74,6 +74,18 @@ def test_the_anneal_recipe_is_synth_tiny_continued_at_a_lower_rate() -> None:
         "phase2.steps": 3000,
     }
     assert anneal["data.dataset"] == "outputs/synth-tiny/data"  # the same clips
+    fine = flat(recipe("synth-tiny-fine").model_dump(mode="json"))
+    assert {k: fine[k] for k in base if base[k] != fine[k]} == {
+        "recipe": "synth-tiny-fine",
+        "out_dir": "outputs/synth-tiny-fine",
+        "model.patch_size": [1, 1, 1],
+        "model.init_from": "outputs/synth-tiny-anneal/final",  # the second stage's export
+        "model.init_partial": True,
+        "optim.lr": 3e-4,
+        "optim.decay": "cosine",
+        "phase1.steps": 0,
+        "phase2.steps": 3600,
+    }
 
 
 def test_sampling_section_becomes_the_exports_defaults() -> None:

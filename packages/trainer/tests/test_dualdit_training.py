@@ -180,3 +180,42 @@ def test_init_from_warm_starts_the_same_architecture_only(tmp_path: Path) -> Non
         )
     with pytest.raises(FileNotFoundError, match=r"model\.init_from"):
         build_model(ModelConfig(num_layers=1, init_from=str(tmp_path / "nope")))
+
+
+def test_init_partial_copies_what_fits_and_keeps_the_rest_fresh(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from echomotion_trainer.build import build_model, load_init_weights
+    from echomotion_trainer.config import ModelConfig
+
+    torch.manual_seed(0)
+    source = DualDiT.from_preset("tiny", num_layers=1)
+    source.to(torch.float16).save_pretrained(tmp_path / "ckpt" / "transformer")
+    theirs = source.state_dict()
+    torch.manual_seed(1)
+    fine = ModelConfig(num_layers=1, patch_size=(1, 1, 1))
+    cold = build_model(fine).state_dict()
+    torch.manual_seed(1)
+    warm = build_model(
+        fine.model_copy(update={"init_from": str(tmp_path / "ckpt"), "init_partial": True})
+    ).state_dict()
+    printed = capsys.readouterr().err
+    assert "config differs in patch_size" in printed
+    # The patch embedding and the output projection change shape with the patch: fresh.
+    fresh = {k for k in warm if theirs[k].shape != warm[k].shape}
+    assert fresh >= {"patch_embedding.weight", "proj_out.weight", "proj_out.bias"}
+    for name, value in warm.items():
+        if name in fresh:
+            assert torch.equal(value, cold[name]), name  # the same seed's fresh init, untouched
+            assert name in printed
+        else:
+            assert value.dtype == torch.float32
+            assert torch.equal(value, theirs[name].float()), name
+    # A model sharing nothing with the folder is an error, not a silent cold start.
+    other = torch.nn.Linear(3, 3)
+    with pytest.raises(ValueError, match="shares no tensor"):
+        load_init_weights(other, tmp_path / "ckpt", partial=True)
+    with pytest.raises(ValueError, match=r"model\.init_partial"):
+        build_model(ModelConfig(num_layers=1, init_partial=True))
+    with pytest.raises(ValueError, match=r"patch_size"):
+        ModelConfig(patch_size=(1, 0, 1))

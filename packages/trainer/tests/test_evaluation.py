@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from echomotion_humove.action_classifier import ActionClassifier, train_action_classifier
 from echomotion_humove.synth import SyntheticClip
+from echomotion_humove.synth.appearance import CLOTH_COLORS
 from echomotion_humove.virtual_camera import CameraRange
 from echomotion_motion_codec import MotionLayout, MotionNormalizer, SMPLMotion
 from echomotion_trainer import eval_cli, evaluation
@@ -27,6 +28,7 @@ from echomotion_trainer.evaluation import (
     evaluate_checkpoint,
     make_clips,
     render_motion,
+    score_colors,
     score_joint,
     score_m2v,
     score_v2m,
@@ -117,6 +119,32 @@ def test_v2m_scores_of_truth_are_zero_and_of_a_rotated_scaled_copy_pa_zero(
     assert m2v["psnr_db"] == PSNR_CAP_DB and m2v["recovery_mpjpe_mm"] == pytest.approx(0, abs=1e-6)
 
 
+def test_color_accuracy_knows_the_clothes(clips: list[SyntheticClip]) -> None:
+    """The clip's own frames show both garments' colours; a recoloured shirt misses the shirt
+    only; the empty scene misses both."""
+    for clip in clips:
+        motion = clip.motion.to("cpu", torch.float32)
+        assert score_colors(clip.frames, motion, clip) == {
+            "shirt_color_accuracy": 1.0,
+            "trousers_color_accuracy": 1.0,
+        }
+        other = next(c for c in sorted(CLOTH_COLORS) if c != clip.appearance.shirt)
+        recoloured = render_motion(motion, clip, replace(clip.appearance, shirt=other))
+        assert score_colors(recoloured, motion, clip) == {
+            "shirt_color_accuracy": 0.0,
+            "trousers_color_accuracy": 1.0,
+        }
+        empty = np.broadcast_to(clip.frames[:, :1, :1], clip.frames.shape)  # the wall's colour
+        assert set(score_colors(np.ascontiguousarray(empty), motion, clip).values()) == {0.0}
+    with pytest.raises(ValueError, match="frames of shape"):
+        score_colors(clips[0].frames[:, :8], clips[0].motion.to("cpu", torch.float32), clips[0])
+    # Batched in m2v: the clips' frames under their own motions score 1 for every garment.
+    truth = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in clips])
+    video = np.stack([c.frames for c in clips])
+    m2v = score_m2v(video, video, truth, truth, clips)
+    assert m2v["shirt_color_accuracy"] == m2v["trousers_color_accuracy"] == 1.0
+
+
 def test_joint_scores_of_the_data_itself(clips: list[SyntheticClip], classifier: Path) -> None:
     """The clips' own video and motion as a "generation": consistency is exact and the motion
     figures equal the data's."""
@@ -125,6 +153,7 @@ def test_joint_scores_of_the_data_itself(clips: list[SyntheticClip], classifier:
     scores = score_joint(video, motion, clips, ActionClassifier.load(classifier))
     assert scores["consistency_psnr_db"] == PSNR_CAP_DB
     assert scores["consistency_ssim"] == pytest.approx(1.0)
+    assert scores["shirt_color_accuracy"] == scores["trousers_color_accuracy"] == 1.0
     for name in ("accel_m_s2", "jitter_m_s3", "foot_skating_ratio"):
         assert scores[name] == pytest.approx(scores[f"data_{name}"])
     assert 0.0 <= scores["text_accuracy"] <= 1.0
@@ -157,7 +186,14 @@ def test_cli_constants_agree_with_the_evaluation() -> None:
 # ------------------------------------------------------------------------------ the whole run
 EXPECTED = {
     "v2m": {"mpjpe_mm", "pa_mpjpe_mm", "joint_angle_error_deg"},
-    "m2v": {"psnr_db", "ssim", "recovery_mpjpe_mm", "recovery_pa_mpjpe_mm"},
+    "m2v": {
+        "psnr_db",
+        "ssim",
+        "recovery_mpjpe_mm",
+        "recovery_pa_mpjpe_mm",
+        "shirt_color_accuracy",
+        "trousers_color_accuracy",
+    },
     "joint": {
         "consistency_psnr_db",
         "consistency_ssim",
@@ -167,6 +203,8 @@ EXPECTED = {
         "data_accel_m_s2",
         "data_jitter_m_s3",
         "data_foot_skating_ratio",
+        "shirt_color_accuracy",
+        "trousers_color_accuracy",
         "text_accuracy",
     },
 }

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from torch import Tensor
 from torch.utils.data import default_collate
 
@@ -34,6 +36,7 @@ from .loop import TrainBatch
 from .sources import IndexedDataset
 
 __all__ = [
+    "InitReport",
     "RunData",
     "build_model",
     "build_text_encoder",
@@ -69,17 +72,27 @@ def build_model(cfg: ModelConfig) -> DualDiT:
     if cfg.init_from is not None:
         if cfg.wan_path is not None:
             raise ValueError("model: set wan_path or init_from, not both")
-        load_init_weights(model, cfg.init_from)
+        load_init_weights(model, cfg.init_from, partial=cfg.init_partial)
+    elif cfg.init_partial:
+        raise ValueError("model.init_partial: set model.init_from (the weights to copy from)")
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     return model
 
 
-def load_init_weights(model: DualDiT, folder: str | Path) -> None:
+def load_init_weights(
+    model: torch.nn.Module, folder: str | Path, *, partial: bool = False
+) -> InitReport:
     """Warm start (`model.init_from`): copy the weights of a DualDiT folder into `model`, upcast
-    to float32. The folder's architecture (config.json) must be the model's (then so is every
+    to float32.
+
+    By default the folder's architecture (config.json) must be the model's (then so is every
     tensor shape, which `DualDiT.from_pretrained` checks); otherwise a ValueError names what
-    differs and `model` is left untouched."""
+    differs and `model` is left untouched. With `partial=True` (`model.init_partial`) the
+    architectures may differ: every tensor whose name and shape are the model's is copied, the
+    others keep their fresh initialization, and the returned report lists both (printed to
+    stderr); a folder sharing no tensor with the model is a ValueError.
+    """
     root = Path(folder)
     if (root / "transformer" / "config.json").is_file():
         root = root / "transformer"
@@ -89,15 +102,60 @@ def load_init_weights(model: DualDiT, folder: str | Path) -> None:
             f"transformer/config.json), got {str(folder)!r}"
         )
     theirs = json.loads((root / "config.json").read_text(encoding="utf-8"))
-    ours = dict(model.config)
+    ours = dict(getattr(model, "config", {}))
     differ = sorted(
         k for k, v in theirs.items() if not k.startswith("_") and k in ours and _plain(ours[k]) != v
     )
-    if differ:
-        detail = ", ".join(f"{k}: {theirs[k]!r} there, {_plain(ours[k])!r} here" for k in differ)
-        raise ValueError(f"model.init_from: {root} is another architecture ({detail})")
-    source = DualDiT.from_pretrained(root, torch_dtype=torch.float32)
-    model.load_state_dict(source.state_dict(), strict=True)
+    if not partial:
+        if differ:
+            detail = ", ".join(
+                f"{k}: {theirs[k]!r} there, {_plain(ours[k])!r} here" for k in differ
+            )
+            raise ValueError(f"model.init_from: {root} is another architecture ({detail})")
+        source = DualDiT.from_pretrained(root, torch_dtype=torch.float32)
+        model.load_state_dict(source.state_dict(), strict=True)
+        return InitReport(copied=tuple(model.state_dict()), fresh=(), config_differs=())
+    files = sorted(root.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"model.init_from: no .safetensors weights in {root}")
+    state = model.state_dict()
+    copied: list[str] = []
+    for file in files:
+        for name, tensor in load_file(file).items():
+            if name in state and tuple(state[name].shape) == tuple(tensor.shape):
+                state[name] = tensor.to(torch.float32)
+                copied.append(name)
+    if not copied:
+        raise ValueError(
+            f"model.init_from: {root} shares no tensor (name and shape) with this model"
+        )
+    model.load_state_dict(state, strict=True)
+    fresh = tuple(sorted(set(state) - set(copied)))
+    report = InitReport(copied=tuple(sorted(copied)), fresh=fresh, config_differs=tuple(differ))
+    print(report.describe(root), file=sys.stderr)
+    return report
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What a warm start copied (tensor names) and what kept its fresh initialization."""
+
+    copied: tuple[str, ...]
+    fresh: tuple[str, ...]
+    config_differs: tuple[str, ...]
+
+    def describe(self, source: Path) -> str:
+        lines = [
+            f"model.init_from {source}: copied {len(self.copied)} tensors"
+            + (
+                f" (config differs in {', '.join(self.config_differs)})"
+                if self.config_differs
+                else ""
+            )
+        ]
+        if self.fresh:
+            lines.append(f"  freshly initialized ({len(self.fresh)}): {', '.join(self.fresh)}")
+        return "\n".join(lines)
 
 
 def _plain(value: Any) -> Any:

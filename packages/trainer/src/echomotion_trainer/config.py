@@ -50,7 +50,13 @@ class ModelConfig(_Strict):
         None,
         description="warm start: a DualDiT folder written by save_pretrained (or a shipped "
         "checkpoint holding one in transformer/) whose weights replace the preset's random ones; "
-        "its sizes and architecture must equal this config's",
+        "its sizes and architecture must equal this config's (unless init_partial)",
+    )
+    init_partial: bool = Field(
+        False,
+        description="warm start across an architecture change (e.g. another patch_size): copy "
+        "the init_from tensors whose name and shape equal this model's, keep the fresh "
+        "initialization for the rest (both lists are printed)",
     )
     rope_time_stride: float = Field(1.0, gt=0, description="MVS-RoPE s: 1 keeps Wan's video RoPE")
     rope_mode: Literal["mvs", "collision"] = "mvs"
@@ -70,12 +76,29 @@ class ModelConfig(_Strict):
         None, ge=6, description="None = the preset's; split over (t, h, w) by MVS-RoPE"
     )
     ffn_dim: int | None = Field(None, ge=1, description="None = the preset's")
+    patch_size: tuple[int, int, int] | None = Field(
+        None,
+        description="video patch (t, h, w) in latent cells; None = the preset's. Smaller patches "
+        "give more, smaller video tokens (each carries t·h·w·C latent numbers)",
+    )
     gradient_checkpointing: bool = False
 
-    def size_overrides(self) -> dict[str, int]:
+    def size_overrides(self) -> dict[str, Any]:
         """The size fields that are set, as `DualDiT.from_preset` keyword arguments."""
         names = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
-        return {n: int(getattr(self, n)) for n in names if getattr(self, n) is not None}
+        out: dict[str, Any] = {
+            n: int(getattr(self, n)) for n in names if getattr(self, n) is not None
+        }
+        if self.patch_size is not None:
+            out["patch_size"] = tuple(int(v) for v in self.patch_size)
+        return out
+
+    @field_validator("patch_size")
+    @classmethod
+    def _positive_patch(cls, v: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if v is not None and min(v) < 1:
+            raise ValueError(f"expected three positive ints (t, h, w), got {v}")
+        return v
 
 
 class DataConfig(_Strict):

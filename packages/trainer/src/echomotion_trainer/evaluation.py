@@ -8,9 +8,12 @@ training data uses `seed·1000003 + i` with small seeds, the action classifier s
   joint-angle error (deg).
 - m2v: the clip's motion (+ caption) → video, against the ground-truth rendering of that motion
   with the clip's appearance and camera (= the clip's frames): PSNR (dB), SSIM; and the MPJPE of a
-  v2m recovery from the generated video against the conditioning motion.
+  v2m recovery from the generated video against the conditioning motion; clothing colour
+  accuracy: whether the video shows the caption's shirt and trousers colours where the motion
+  puts them (`score_colors`).
 - joint: caption → video + motion. Video–motion consistency: the generated motion rendered with
-  the caption's appearance and the clip's camera/backdrop, PSNR/SSIM against the generated video.
+  the caption's appearance and the clip's camera/backdrop, PSNR/SSIM against the generated video;
+  clothing colour accuracy where the generated motion puts the clothes.
   Smoothness (accel, jitter) and foot-skating ratio of the generated motion next to the same
   figures of the clips' own motions (`data_…`). Text following: an action classifier's accuracy
   on the generated motions against the action the caption asked for.
@@ -29,7 +32,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ from echomotion_humove.action_classifier import (
     train_action_classifier,
 )
 from echomotion_humove.synth import Person, Stage, SyntheticClip, render_frames, synthesize_clip
+from echomotion_humove.synth.appearance import CLOTH_COLORS, Appearance
 from echomotion_humove.virtual_camera import CameraRange
 from echomotion_motion_codec import SkeletonBodyModel, SMPLMotion, atomic_path, evaluate_motion
 from echomotion_motion_codec.image_metrics import psnr, ssim
@@ -54,6 +58,7 @@ __all__ = [
     "evaluate_checkpoint",
     "make_clips",
     "render_motion",
+    "score_colors",
     "score_joint",
     "score_m2v",
     "score_v2m",
@@ -175,10 +180,12 @@ def _stage(clip: SyntheticClip) -> Stage:
     )
 
 
-def render_motion(motion: SMPLMotion, clip: SyntheticClip) -> np.ndarray:
+def render_motion(
+    motion: SMPLMotion, clip: SyntheticClip, appearance: Appearance | None = None
+) -> np.ndarray:
     """(T, H, W, 3) uint8: a camera-frame motion (one sequence) rendered as the clip's mannequin
-    (its caption's appearance and body size) in front of the clip's camera and backdrop. The
-    clip's own motion gives back the clip's frames."""
+    (its caption's appearance, or `appearance`, and its body size) in front of the clip's camera
+    and backdrop. The clip's own motion gives back the clip's frames."""
     if motion.batch_shape or motion.frame != "camera":
         raise ValueError(
             f"motion: expected one camera-frame sequence, got batch {motion.batch_shape}, "
@@ -186,7 +193,56 @@ def render_motion(motion: SMPLMotion, clip: SyntheticClip) -> np.ndarray:
         )
     joints = motion.joints.detach().cpu().float().numpy()  # (T, 24, 3)
     scale = 1.0 + 0.06 * float(clip.motion_world.betas[0])
-    return render_frames([Person(joints, clip.appearance, scale)], _stage(clip))
+    person = Person(joints, appearance or clip.appearance, scale)
+    return render_frames([person], _stage(clip))
+
+
+CLOTHES = ("shirt", "trousers")
+
+
+def _dressed(appearance: Appearance, garment: str, color: str) -> Appearance:
+    """The appearance with one garment ("shirt" or "trousers") in another cloth colour."""
+    if garment == "shirt":
+        return replace(appearance, shirt=color)
+    return replace(appearance, trousers=color)
+
+
+def score_colors(video: np.ndarray, motion: SMPLMotion, clip: SyntheticClip) -> dict[str, float]:
+    """Whether a generated video (T, H, W, 3) uint8 shows the caption's clothing colours where
+    `motion` (one camera-frame sequence: the conditioning motion in m2v, the generated one in
+    joint mode) puts the clothes: `shirt_color_accuracy`, `trousers_color_accuracy`, each 1.0 or
+    0.0.
+
+    The motion is rendered with the garment in each of the synthetic world's cloth colours; the
+    pixels where those renderings differ by at least half their largest spread are the
+    garment's. The video's mean colour there is matched to the nearest of the renderings' means
+    (shading and blending with the backdrop alike), and scores 1 when that is the caption's
+    colour. A garment that covers no pixel scores 0. Chance is 1 in len(CLOTH_COLORS).
+    """
+    frames = np.asarray(video, dtype=np.float32)
+    out: dict[str, float] = {}
+    for garment in CLOTHES:
+        names = sorted(CLOTH_COLORS)
+        looks = np.stack(
+            [
+                render_motion(motion, clip, _dressed(clip.appearance, garment, name))
+                for name in names
+            ]
+        ).astype(np.float32)  # (K, T, H, W, 3)
+        if looks.shape[1:] != frames.shape:
+            raise ValueError(
+                f"video: expected frames of shape {looks.shape[1:]} (the clip's), got {frames.shape}"
+            )
+        spread = (looks.max(0) - looks.min(0)).mean(-1)  # (T, H, W)
+        region = spread >= 0.5 * spread.max() if spread.max() > 0 else np.zeros_like(spread, bool)
+        if not region.any():
+            out[f"{garment}_color_accuracy"] = 0.0
+            continue
+        seen = frames[region].mean(0)  # (3,)
+        options = looks[:, region].mean(1)  # (K, 3)
+        guess = names[int(np.argmin(((options - seen) ** 2).sum(-1)))]
+        out[f"{garment}_color_accuracy"] = float(guess == getattr(clip.appearance, garment))
+    return out
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -214,15 +270,35 @@ def score_v2m(recovered: SMPLMotion, truth: SMPLMotion) -> dict[str, float]:
 
 
 def score_m2v(
-    video: np.ndarray, truth_video: np.ndarray, recovered: SMPLMotion, condition: SMPLMotion
+    video: np.ndarray,
+    truth_video: np.ndarray,
+    recovered: SMPLMotion,
+    condition: SMPLMotion,
+    clips: Sequence[SyntheticClip] | None = None,
 ) -> dict[str, float]:
     """Generated vs ground-truth video (PSNR/SSIM) and the v2m recovery from the generated video
-    vs the conditioning motion (`recovery_mpjpe_mm`, `recovery_pa_mpjpe_mm`)."""
+    vs the conditioning motion (`recovery_mpjpe_mm`, `recovery_pa_mpjpe_mm`). With the batch's
+    `clips` (video (B, T, H, W, 3), condition batch (B,)), also the clothing colour accuracies
+    (`score_colors` where the conditioning motion puts the clothes), averaged over the batch."""
     out = score_video(video, truth_video)
     rec = score_v2m(recovered, condition)
     out["recovery_mpjpe_mm"] = rec["mpjpe_mm"]
     out["recovery_pa_mpjpe_mm"] = rec["pa_mpjpe_mm"]
+    if clips is not None:
+        out |= _batch_colors(video, condition, clips)
     return out
+
+
+def _batch_colors(
+    video: np.ndarray, motion: SMPLMotion, clips: Sequence[SyntheticClip]
+) -> dict[str, float]:
+    if motion.batch_shape != (len(clips),) or len(video) != len(clips):
+        raise ValueError(
+            f"video, motion: expected a batch of {len(clips)} (one per clip), got "
+            f"{len(video)} videos and motion batch {motion.batch_shape}"
+        )
+    per_clip = [score_colors(video[i], motion[i], clip) for i, clip in enumerate(clips)]
+    return {k: sum(d[k] for d in per_clip) / len(per_clip) for k in per_clip[0]}
 
 
 def _smoothness(motion: SMPLMotion, prefix: str) -> dict[str, float]:
@@ -243,8 +319,10 @@ def score_joint(
 
     consistency_psnr_db / consistency_ssim: the generated motion rendered with the clip's
     appearance and camera vs the generated video; accel_m_s2, jitter_m_s3, foot_skating_ratio of
-    the generated motion and data_… of the clips' motions; text_accuracy: the classifier's
-    accuracy against the clips' actions (omitted without a classifier)."""
+    the generated motion and data_… of the clips' motions; shirt_color_accuracy /
+    trousers_color_accuracy (`score_colors` where the generated motion puts the clothes);
+    text_accuracy: the classifier's accuracy against the clips' actions (omitted without a
+    classifier)."""
     if motion.batch_shape != (len(clips),) or len(video) != len(clips):
         raise ValueError(
             f"video, motion: expected a batch of {len(clips)} (one per clip), got "
@@ -253,6 +331,7 @@ def score_joint(
     rendered = np.stack([render_motion(motion[i], clip) for i, clip in enumerate(clips)])
     consistency = score_video(rendered, np.asarray(video))
     out = {f"consistency_{k}": v for k, v in consistency.items()}
+    out |= _batch_colors(np.asarray(video), motion, clips)
     out |= _smoothness(motion, "")
     data = SMPLMotion.stack([c.motion.to("cpu", torch.float32) for c in clips])
     out |= _smoothness(data, "data_")
@@ -405,7 +484,8 @@ def evaluate_checkpoint(
             say(f"m2v: clips {start}…{start + n - 1}")
             gen = pipe.motion_to_video(prompts, truth, seed=noise_seed, **sampling)
             back = pipe.video_to_motion(gen.video, seed=noise_seed, **sampling)
-            parts["m2v"].append((n, score_m2v(gen.video, frames, back.motion, gen.motion)))
+            scores = score_m2v(gen.video, frames, back.motion, gen.motion, batch)
+            parts["m2v"].append((n, scores))
         if "joint" in modes:
             say(f"joint: clips {start}…{start + n - 1}")
             gen = pipe.joint(prompts, seed=noise_seed, **sampling)

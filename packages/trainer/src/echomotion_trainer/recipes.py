@@ -4,7 +4,10 @@
   space-to-depth video codec, the MiniLM text encoder, CPU. Trains and samples in minutes.
 - `synth-tiny-anneal`: its second stage — 3,000 more paired steps at a lower learning rate from
   the weights `synth-tiny` exported (`outputs/synth-tiny/final`), with a fresh optimizer and EMA.
-  The shipped checkpoint is `synth-tiny` followed by this.
+- `synth-tiny-fine`: its third stage — the video patch refined from 2×2 to 1×1 latent cells
+  (4× the video tokens, each a quarter the size), warm-started from `synth-tiny-anneal`'s
+  export with every tensor that still fits (`model.init_partial`), 3,600 paired steps with a
+  cosine-decaying rate. The shipped checkpoint is `synth-tiny` → `synth-tiny-anneal` → this.
 - `wan2.1-1.3b`, `wan2.2-5b`: the paper's Tables 5–6 (dims from the preset; AdamW lr 8e-6,
   wd 1e-3, shift 8, 1000 train timesteps; 81 frames 480×832 at 16 fps, batch 2 / 121 frames
   704×1280 at 24 fps, batch 1). Wan weights, VAE and UMT5 come from local paths you set
@@ -87,6 +90,26 @@ def synth_tiny_anneal() -> TrainConfig:
     )
 
 
+def synth_tiny_fine() -> TrainConfig:
+    # A 1×2×2 token carries 192 numbers, as many as the hidden size: the residual stream has no
+    # room for both the noise a velocity head must pass through and the features that denoise
+    # it, and the samples kept a colour speckle. 1×1×1 tokens carry 48 numbers each.
+    return apply_overrides(
+        synth_tiny(),
+        [
+            "recipe=synth-tiny-fine",
+            "out_dir=outputs/synth-tiny-fine",
+            "model.patch_size=[1,1,1]",
+            "model.init_from=outputs/synth-tiny-anneal/final",  # the second stage's export
+            "model.init_partial=true",  # fresh patch embedding and output projection
+            "optim.lr=3e-4",
+            "optim.decay=cosine",
+            "phase1.steps=0",
+            "phase2.steps=3600",
+        ],
+    )
+
+
 def _wan(
     name: str, preset: str, frames: int, height: int, width: int, fps: float, batch: int
 ) -> TrainConfig:
@@ -128,6 +151,7 @@ def wan22_5b() -> TrainConfig:
 RECIPES: dict[str, Callable[[], TrainConfig]] = {
     "synth-tiny": synth_tiny,
     "synth-tiny-anneal": synth_tiny_anneal,
+    "synth-tiny-fine": synth_tiny_fine,
     "wan2.1-1.3b": wan21_1p3b,
     "wan2.2-5b": wan22_5b,
 }
