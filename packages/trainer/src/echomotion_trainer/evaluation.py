@@ -220,19 +220,19 @@ def score_colors(video: np.ndarray, motion: SMPLMotion, clip: SyntheticClip) -> 
     colour. A garment that covers no pixel scores 0. Chance is 1 in len(CLOTH_COLORS).
     """
     frames = np.asarray(video, dtype=np.float32)
+    if frames.shape != clip.frames.shape:
+        raise ValueError(
+            f"video: expected frames of shape {clip.frames.shape} (the clip's), got {frames.shape}"
+        )
+    names = sorted(CLOTH_COLORS)
     out: dict[str, float] = {}
     for garment in CLOTHES:
-        names = sorted(CLOTH_COLORS)
         looks = np.stack(
             [
                 render_motion(motion, clip, _dressed(clip.appearance, garment, name))
                 for name in names
             ]
         ).astype(np.float32)  # (K, T, H, W, 3)
-        if looks.shape[1:] != frames.shape:
-            raise ValueError(
-                f"video: expected frames of shape {looks.shape[1:]} (the clip's), got {frames.shape}"
-            )
         spread = (looks.max(0) - looks.min(0)).mean(-1)  # (T, H, W)
         region = spread >= 0.5 * spread.max() if spread.max() > 0 else np.zeros_like(spread, bool)
         if not region.any():
@@ -289,14 +289,19 @@ def score_m2v(
     return out
 
 
-def _batch_colors(
-    video: np.ndarray, motion: SMPLMotion, clips: Sequence[SyntheticClip]
-) -> dict[str, float]:
+def _check_batch(video: np.ndarray, motion: SMPLMotion, clips: Sequence[SyntheticClip]) -> None:
+    """One generated video and motion per clip."""
     if motion.batch_shape != (len(clips),) or len(video) != len(clips):
         raise ValueError(
             f"video, motion: expected a batch of {len(clips)} (one per clip), got "
             f"{len(video)} videos and motion batch {motion.batch_shape}"
         )
+
+
+def _batch_colors(
+    video: np.ndarray, motion: SMPLMotion, clips: Sequence[SyntheticClip]
+) -> dict[str, float]:
+    _check_batch(video, motion, clips)
     per_clip = [score_colors(video[i], motion[i], clip) for i, clip in enumerate(clips)]
     return {k: sum(d[k] for d in per_clip) / len(per_clip) for k in per_clip[0]}
 
@@ -323,11 +328,7 @@ def score_joint(
     trousers_color_accuracy (`score_colors` where the generated motion puts the clothes);
     text_accuracy: the classifier's accuracy against the clips' actions (omitted without a
     classifier)."""
-    if motion.batch_shape != (len(clips),) or len(video) != len(clips):
-        raise ValueError(
-            f"video, motion: expected a batch of {len(clips)} (one per clip), got "
-            f"{len(video)} videos and motion batch {motion.batch_shape}"
-        )
+    _check_batch(video, motion, clips)
     rendered = np.stack([render_motion(motion[i], clip) for i, clip in enumerate(clips)])
     consistency = score_video(rendered, np.asarray(video))
     out = {f"consistency_{k}": v for k, v in consistency.items()}
