@@ -64,6 +64,9 @@ def test_motion_and_paired_align(synthetic_dataset: Path) -> None:
     full = load_motion(synthetic_dataset / rec.motion_file)  # type: ignore[operator]
     assert torch.equal(item["joints"], full.joints[item["start"] : item["start"] + 5])
     assert item["caption"] == rec.caption.full and item["action"] == rec.action_label  # type: ignore[union-attr]
+    # the camera of a camera-frame synthetic clip: joints project with this focal
+    assert (item["width"], item["height"], item["focal"]) == (32, 32, rec.focal)
+    assert rec.focal is not None and rec.focal > 0
 
 
 def test_dataloader_workers_and_distributed_sampler(synthetic_dataset: Path) -> None:

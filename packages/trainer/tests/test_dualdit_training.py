@@ -112,7 +112,7 @@ def test_synth_tiny_run_end_to_end(tmp_path: Path) -> None:
         [f"out_dir={tmp_path}", f"data.dataset={tmp_path}/data", "data.synthesize=8", "data.frames=5",
          "data.batch_size=2", "phase1.steps=2", "phase2.steps=3", "checkpoint.every=2",
          "logging.tensorboard=false", "model.dual_blocks=[0, 2]", "logging.validate_every=5",
-         "logging.validation_steps=2"],
+         "logging.validation_steps=2", "flow.person_loss_weight=4"],
     )  # fmt: skip
     summary = run_training(cfg, progress=False)
     assert summary.steps == 5

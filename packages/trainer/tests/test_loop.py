@@ -182,3 +182,50 @@ def test_each_phase_decays_its_own_learning_rate(tmp_path: Path) -> None:
     phase1 = [0.01, 0.01, 0.006, 0.002, 0.002]  # steps 1…4, then held past the end
     phase2 = [0.01, 0.01, 0.008, 0.006, 0.004, 0.002, 0.002]
     torch.testing.assert_close(torch.tensor(lrs), torch.tensor(phase1 + phase2))
+
+
+class PersonBatches:
+    """Fixed-seed batches of `dataset()` carrying a given person mask (B, 1, F, h, w)."""
+
+    def __init__(self, person: Tensor | None) -> None:
+        self.inner = IndexedBatchSource(dataset(), collate, batch_size=4, seed=9)
+        self.person = person
+
+    def next_batch(self) -> TrainBatch:
+        b = self.inner.next_batch()
+        return TrainBatch(b.video, b.motion, b.text, person=self.person)
+
+    def state_dict(self) -> dict[str, int]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.inner.load_state_dict(state)
+
+
+def _video_losses(tmp_path: Path, weight: float, person: Tensor | None) -> list[float | None]:
+    kw = {"phase1.steps": 0, "phase2.steps": 3, "phase2.v2m": 0, "flow.person_loss_weight": weight}
+    torch.manual_seed(0)
+    t = Trainer(
+        config(**kw),
+        RecordingModel(),
+        {1: PersonBatches(person), 2: PersonBatches(person)},
+        torch.zeros(1, 3, 2),
+        CPU,
+        out_dir=tmp_path
+        / f"w{weight}-{person is None}-{0 if person is None else int(person.sum())}",
+    )
+    return [r.loss_video for r in t.train()]
+
+
+def test_person_loss_weight_weights_the_video_loss_by_the_batch_mask(tmp_path: Path) -> None:
+    plain = _video_losses(tmp_path, 1.0, None)
+    assert all(v is not None for v in plain)
+    everywhere = torch.ones(4, 1, 2, 3, 3)  # the whole frame is the person: the plain mean
+    for got, want in zip(_video_losses(tmp_path, 4.0, everywhere), plain, strict=True):
+        assert got == pytest.approx(want, rel=1e-5)
+    corner = torch.zeros(4, 1, 2, 3, 3)
+    corner[..., 0, 0] = 1.0
+    weighted = _video_losses(tmp_path, 4.0, corner)
+    assert all(abs(a - b) > 1e-6 for a, b in zip(weighted, plain, strict=True))  # type: ignore[operator]
+    with pytest.raises(ValueError, match="person mask"):
+        _video_losses(tmp_path, 4.0, None)

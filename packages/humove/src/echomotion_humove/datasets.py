@@ -4,7 +4,9 @@ latent-cached (see `encode`). Map-style, so they work with several DataLoader wo
 
 An item is a dict, which the default collate batches:
   "id" str, "start" int (first frame of the window in the clip), "caption" str,
-  "action" str ("" when unknown), "fps" float,
+  "action" str ("" when unknown), "fps" float, "width", "height" int (the video's pixels, 0 when
+  none), "focal" float (pixels, principal point at the centre; 0 unless the clip's focal is known
+  and its motion is in the camera frame, i.e. unless the joints can be projected),
   "transl" (T, 3), "global_orient" (T, 6), "pose" (T, 24, 6), "betas" (10,), "joints" (T, 24, 3)
 paired adds "video" (3, T, H, W) float in [−1, 1]; latent-cached adds "video_latents"
 (C, T', H', W') and "text_states" (L, D) instead. Motion and video share frame indices: motion
@@ -61,6 +63,9 @@ def _motion_item(window: Window, motion: SMPLMotion) -> Item:
         "caption": rec.caption.full if rec.caption else "",
         "action": rec.action_label or "",
         "fps": rec.fps,
+        "width": rec.width,
+        "height": rec.height,
+        "focal": float(rec.focal) if rec.focal and rec.motion_frame == "camera" else 0.0,
         **{k: getattr(part, k) for k in MOTION_FIELDS},
     }
 

@@ -33,6 +33,7 @@ from echomotion_motion_codec import MotionLayout, MotionNormalizer
 
 from .config import DataConfig, ModelConfig, TrainConfig
 from .loop import TrainBatch
+from .regions import latent_person_mask
 from .sources import IndexedDataset
 
 __all__ = [
@@ -227,12 +228,30 @@ class RunData:
     collate_motion: Any
 
 
-def _collate(normalizer: MotionNormalizer, *, with_video: bool) -> Any:
+def _collate(
+    normalizer: MotionNormalizer, *, with_video: bool, person_radius: float | None = None
+) -> Any:
+    """items → `TrainBatch`; with `person_radius`, paired batches carry the person mask."""
+
     def collate(items: list[dict[str, Any]]) -> TrainBatch:
         batch = default_collate(items)
         motion = normalizer.normalize(_LAYOUT.pack(motion_from_batch(batch)))  # (B, T, 235)
         video = batch["video_latents"].float() if with_video else None  # (B, C, F, h, w)
-        return TrainBatch(video=video, motion=motion.float(), text=batch["text_states"].float())
+        person = None
+        if video is not None and person_radius is not None:
+            sizes = {(int(h), int(w)) for h, w in zip(batch["height"], batch["width"], strict=True)}
+            if len(sizes) != 1:
+                raise ValueError(f"batch: videos of several sizes {sorted(sizes)}")
+            person = latent_person_mask(
+                batch["joints"],
+                batch["focal"],
+                sizes.pop(),
+                tuple(video.shape[2:]),  # type: ignore[arg-type]
+                radius=person_radius,
+            )
+        return TrainBatch(
+            video=video, motion=motion.float(), text=batch["text_states"].float(), person=person
+        )
 
     return collate
 
@@ -320,6 +339,12 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
         normalizer=normalizer,
         null_text=null_text,
         codec=codec,
-        collate_paired=_collate(normalizer, with_video=True),
+        collate_paired=_collate(
+            normalizer,
+            with_video=True,
+            person_radius=(
+                config.flow.person_radius if config.flow.person_loss_weight > 1.0 else None
+            ),
+        ),
         collate_motion=_collate(normalizer, with_video=False),
     )

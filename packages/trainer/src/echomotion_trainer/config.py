@@ -168,6 +168,16 @@ class FlowConfig(_Strict):
         "is weighted by min(1, σ/this)², i.e. it becomes |x̂ − x|²/max(σ, this)²",
     )
     motion_loss_weight: float = Field(1.0, ge=0)
+    person_loss_weight: float = Field(
+        1.0,
+        ge=1,
+        description="weight of the video latent cells the person covers (the projected "
+        "skeleton, regions.latent_person_mask) relative to the backdrop's 1; the video loss "
+        "is then the weighted mean. 1 = a plain mean",
+    )
+    person_radius: float = Field(
+        0.13, gt=0, description="metres: radius of the bone capsules that make the person mask"
+    )
 
 
 class SamplingConfig(_Strict):

@@ -45,12 +45,22 @@ def velocity_target(x: Tensor, noise: Tensor) -> Tensor:
     return noise - x
 
 
-def flow_loss(prediction: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-    """Mean squared error in float32; ``weight`` (B,) scales each sample's squared errors."""
+def flow_loss(
+    prediction: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    region: Tensor | None = None,
+) -> Tensor:
+    """Mean squared error in float32; ``weight`` (B,) scales each sample's squared errors;
+    ``region`` (broadcastable to the prediction, e.g. (B, 1, F, h, w) from
+    `regions.region_weight`) makes it the region-weighted mean Σ r·e / Σ r."""
     err = (prediction.float() - target.float()).pow(2)
     if weight is not None:
         err = err * weight.float().reshape(-1, *([1] * (err.dim() - 1)))
-    return err.mean()
+    if region is None:
+        return err.mean()
+    r = region.float().expand_as(err)
+    return (err * r).sum() / r.sum().clamp_min(1e-12)
 
 
 def sample_loss_weight(sigma: Tensor, min_sigma: float) -> Tensor:

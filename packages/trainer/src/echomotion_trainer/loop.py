@@ -27,6 +27,7 @@ from .distributed import DistInfo, all_reduce_mean
 from .ema import EMA
 from .flow import add_noise, flow_loss, sample_loss_weight, sample_sigmas, velocity_target
 from .paradigms import Role, StepPlan, plan_step
+from .regions import region_weight
 
 __all__ = [
     "MOTION_PREFIXES",
@@ -63,11 +64,13 @@ def lr_multiplier(step: int, *, warmup: int, steps: int, decay: str, final: floa
 @dataclass(frozen=True)
 class TrainBatch:
     """One process's batch. video: (B, C, F, h, w) normalized latents or None (motion-only data);
-    motion: (B, Tm, P) normalized motion; text: (B, L, Dt) prompt states."""
+    motion: (B, Tm, P) normalized motion; text: (B, L, Dt) prompt states; person: (B, 1, F, h, w)
+    the latent cells the person covers (`regions.latent_person_mask`), or None."""
 
     video: Tensor | None
     motion: Tensor
     text: Tensor
+    person: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -236,7 +239,15 @@ class Trainer:
                 assert v_t is not None
                 sigma = v_t / cfg.flow.num_train_timesteps  # (B,)
                 weight = sample_loss_weight(sigma, cfg.flow.sample_loss_min_sigma)
-            losses["video"] = flow_loss(out.video, v_target, weight)
+            region = None
+            if cfg.flow.person_loss_weight > 1.0:
+                if batch.person is None:
+                    raise ValueError(
+                        "flow.person_loss_weight > 1 needs the batch's person mask "
+                        "(TrainBatch.person); this batch source gives none"
+                    )
+                region = region_weight(batch.person.to(device), cfg.flow.person_loss_weight)
+            losses["video"] = flow_loss(out.video, v_target, weight, region)
         if m_target is not None:
             losses["motion"] = flow_loss(out.motion, m_target)
         weights = {"video": cfg.flow.video_loss_weight, "motion": cfg.flow.motion_loss_weight}
