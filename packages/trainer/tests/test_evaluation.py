@@ -181,6 +181,11 @@ def test_the_clips_follow_the_camera_the_checkpoint_trained_with(tmp_path: Path)
 
 def test_cli_constants_agree_with_the_evaluation() -> None:
     assert eval_cli.MODES == evaluation.MODES and eval_cli.DEFAULT_SEED == evaluation.DEFAULT_SEED
+    from typing import get_args
+
+    from echomotion_samplers.pipeline_config import SolverKind
+
+    assert set(eval_cli.SOLVERS) == set(get_args(SolverKind))
 
 
 # ------------------------------------------------------------------------------ the whole run
@@ -230,6 +235,19 @@ def test_evaluate_checkpoint_all_modes(checkpoint: Path, tmp_path: Path) -> None
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
 
 
+def test_sampling_overrides_reach_the_samples_and_the_report(checkpoint: Path) -> None:
+    kw = {"clips": 1, "steps": 2, "modes": ["m2v"]}
+    default = evaluate_checkpoint(checkpoint, **kw)  # type: ignore[arg-type]
+    assert default.sampling["guidance"] != 1.0  # the fixture's pipeline.json guides
+    plain = evaluate_checkpoint(checkpoint, sampling={"guidance": 1.0}, **kw)  # type: ignore[arg-type]
+    assert plain.sampling == {**default.sampling, "guidance": 1.0}
+    assert plain.metrics["m2v"]["psnr_db"] != default.metrics["m2v"]["psnr_db"]
+    with pytest.raises(ValueError, match="unknown settings"):
+        evaluate_checkpoint(checkpoint, sampling={"cfg": 2.0}, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="eta"):
+        evaluate_checkpoint(checkpoint, sampling={"eta": 2.0}, **kw)  # type: ignore[arg-type]
+
+
 def _app() -> typer.Typer:
     app = typer.Typer()
     register(app)
@@ -253,6 +271,19 @@ def test_cli_eval_writes_the_report(checkpoint: Path, classifier: Path, tmp_path
     data = json.loads(out.read_text())
     assert data["modes"] == ["joint"] and data["classifier"] == str(classifier)
     assert set(data["metrics"]["joint"]) == EXPECTED["joint"]
+    guided = [*args, "--modes", "v2m", "--guidance", "2", "--guidance-interval", "0.5", "1"]
+    result = CliRunner().invoke(_app(), [*guided, "--solver", "euler", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())["sampling"]
+    assert (data["guidance"], data["guidance_interval"], data["solver"]) == (
+        2.0,
+        [0.5, 1.0],
+        "euler",
+    )
+    bad = CliRunner().invoke(_app(), [*args, "--solver", "heun", "--out", str(out)])
+    assert bad.exit_code == 2 and "--solver" in bad.output
+    bad = CliRunner().invoke(_app(), [*args, "--guidance-interval", "1", "0", "--out", str(out)])
+    assert bad.exit_code == 2 and "--guidance-interval" in bad.output
     bad = CliRunner().invoke(_app(), [*args, "--modes", "t2v", "--out", str(out)])
     assert bad.exit_code == 2 and "--modes" in bad.output
     bad = CliRunner().invoke(_app(), [*args, "--camera-distance", "2", "1", "--out", str(out)])

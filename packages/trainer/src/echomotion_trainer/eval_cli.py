@@ -19,6 +19,7 @@ __all__ = ["eval_command", "report_table"]
 # `echomotion` call) imports neither torch nor the synthetic world (a test checks they agree).
 MODES = ("joint", "m2v", "v2m")
 DEFAULT_SEED = 10_000
+SOLVERS = ("unipc", "euler", "stochastic")  # = samplers' SolverKind
 
 _console = Console(stderr=True)
 
@@ -68,6 +69,25 @@ def eval_command(
     device: Annotated[
         str | None, typer.Option("--device", help="default: cuda when available, else cpu")
     ] = None,
+    guidance: Annotated[
+        float | None,
+        typer.Option("--guidance", help="text guidance ω₁ (default: the checkpoint's)"),
+    ] = None,
+    guidance_cond: Annotated[
+        float | None,
+        typer.Option("--guidance-cond", help="cross-modal guidance ω₂ (default: the checkpoint's)"),
+    ] = None,
+    guidance_interval: Annotated[
+        tuple[float, float] | None,
+        typer.Option(
+            "--guidance-interval",
+            help="LO HI: guide only at noise levels LO ≤ σ ≤ HI (default: the checkpoint's)",
+        ),
+    ] = None,
+    solver: Annotated[
+        str | None,
+        typer.Option("--solver", help="unipc, euler or stochastic (default: the checkpoint's)"),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="JSON report")] = Path("report.json"),
 ) -> None:
     """Evaluate a checkpoint: v2m pose error, m2v video fidelity, joint consistency / smoothness /
@@ -93,6 +113,26 @@ def eval_command(
             f"0 < NEAR <= FAR, got {camera_distance[0]:g} {camera_distance[1]:g}"
         )
         raise typer.Exit(2)
+    if guidance_interval is not None and not (
+        0.0 <= guidance_interval[0] < guidance_interval[1] <= 1.0
+    ):
+        _console.print(
+            "[red]error:[/red] --guidance-interval: expected LO HI with 0 ≤ LO < HI ≤ 1, got "
+            f"{guidance_interval[0]:g} {guidance_interval[1]:g}"
+        )
+        raise typer.Exit(2)
+    if solver is not None and solver not in SOLVERS:
+        _console.print(
+            f"[red]error:[/red] --solver: expected one of {', '.join(SOLVERS)}, got {solver!r}"
+        )
+        raise typer.Exit(2)
+    given = {
+        "guidance": guidance,
+        "guidance_cond": guidance_cond,
+        "guidance_interval": guidance_interval,
+        "solver": solver,
+    }
+    sampling = {k: v for k, v in given.items() if v is not None}
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         report = evaluate_checkpoint(
@@ -105,6 +145,7 @@ def eval_command(
             batch_size=batch_size,
             device=device,
             camera_distance=camera_distance,
+            sampling=sampling,
             log=lambda msg: _console.print(f"[dim]{msg}[/dim]"),
         )
     except CheckpointError as err:

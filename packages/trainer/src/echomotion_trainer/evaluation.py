@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from echomotion_motion_codec.image_metrics import psnr, ssim
 __all__ = [
     "MODES",
     "PSNR_CAP_DB",
+    "SAMPLING_OVERRIDES",
     "EvalReport",
     "checkpoint_clips",
     "evaluate_checkpoint",
@@ -69,6 +70,16 @@ __all__ = [
 MODES = ("joint", "m2v", "v2m")
 PSNR_CAP_DB = 100.0  # identical frames (MSE 0, PSNR +inf) count as 100 dB: JSON-safe means
 DEFAULT_SEED = 10_000
+# the sampling settings an evaluation may override (the pipeline's generate keywords)
+SAMPLING_OVERRIDES = (
+    "guidance",
+    "guidance_cond",
+    "guidance_interval",
+    "solver",
+    "eta",
+    "motion_eta",
+    "shift",
+)
 
 
 # ------------------------------------------------------------------------------ the report
@@ -429,6 +440,7 @@ def evaluate_checkpoint(
     classifier_motions: int = 240,
     classifier_steps: int = 150,
     camera_distance: tuple[float, float] | None = None,
+    sampling: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> EvalReport:
     """Score the checkpoint's modes on `clips` fresh synthetic clips (seeds `seed + i`) made at
@@ -437,7 +449,10 @@ def evaluate_checkpoint(
     to train one here (`classifier_motions`, `classifier_steps`; only when "joint" is in modes).
     `camera_distance`: the clips' camera range (near, far) in meters; None = the one the
     checkpoint trained with (`data.synth_camera_distance` of its train_config.yaml), else
-    humove's `CameraRange` default."""
+    humove's `CameraRange` default. `sampling`: overrides of the checkpoint's sampling defaults
+    (pipeline.json) among `SAMPLING_OVERRIDES` (guidance, guidance_cond, guidance_interval,
+    solver, eta, motion_eta, shift) — e.g. ``{"guidance": 4.0,
+    "guidance_interval": (0.7, 1.0)}``; the report records the settings used."""
     from echomotion_samplers.pipeline import EchoMotionPipeline
 
     modes = tuple(dict.fromkeys(modes))
@@ -467,7 +482,20 @@ def evaluate_checkpoint(
             motions=classifier_motions,
             steps=classifier_steps,
         )
-    sampling: dict[str, Any] = {"steps": steps, "progress": False}
+    settings = cfg.sampling
+    if sampling:
+        unknown = sorted(set(sampling) - set(SAMPLING_OVERRIDES))
+        if unknown:
+            raise ValueError(
+                f"sampling: unknown settings {unknown}; expected some of "
+                f"{', '.join(SAMPLING_OVERRIDES)}"
+            )
+        settings = type(settings).model_validate({**settings.model_dump(), **sampling})
+    calls: dict[str, Any] = {
+        "steps": steps,
+        "progress": False,
+        **{k: getattr(settings, k) for k in SAMPLING_OVERRIDES},
+    }
     parts: dict[str, list[tuple[int, dict[str, float]]]] = {m: [] for m in modes}
     for start in range(0, clips, batch_size):
         batch = data[start : start + batch_size]
@@ -479,17 +507,17 @@ def evaluate_checkpoint(
         prompts = [c.caption.full for c in batch]
         if "v2m" in modes:
             say(f"v2m: clips {start}…{start + n - 1}")
-            rec = pipe.video_to_motion(frames, seed=noise_seed, **sampling)
+            rec = pipe.video_to_motion(frames, seed=noise_seed, **calls)
             parts["v2m"].append((n, score_v2m(rec.motion, truth)))
         if "m2v" in modes:
             say(f"m2v: clips {start}…{start + n - 1}")
-            gen = pipe.motion_to_video(prompts, truth, seed=noise_seed, **sampling)
-            back = pipe.video_to_motion(gen.video, seed=noise_seed, **sampling)
+            gen = pipe.motion_to_video(prompts, truth, seed=noise_seed, **calls)
+            back = pipe.video_to_motion(gen.video, seed=noise_seed, **calls)
             scores = score_m2v(gen.video, frames, back.motion, gen.motion, batch)
             parts["m2v"].append((n, scores))
         if "joint" in modes:
             say(f"joint: clips {start}…{start + n - 1}")
-            gen = pipe.joint(prompts, seed=noise_seed, **sampling)
+            gen = pipe.joint(prompts, seed=noise_seed, **calls)
             parts["joint"].append((n, score_joint(gen.video, gen.motion, batch, cls_model)))
     metrics = {m: _mean_dicts(parts[m]) for m in modes}
     bad = {f"{m}.{k}": v for m in metrics for k, v in metrics[m].items() if not math.isfinite(v)}
@@ -510,5 +538,5 @@ def evaluate_checkpoint(
         seconds=time.perf_counter() - started,
         seeds=tuple(c.seed for c in data),
         camera_distance=(float(camera_distance[0]), float(camera_distance[1])),
-        sampling={**cfg.sampling.model_dump(mode="json"), "steps": steps},
+        sampling={**settings.model_dump(mode="json"), "steps": steps},
     )
