@@ -26,7 +26,9 @@ from echomotion_trainer.evaluation import (
     PSNR_CAP_DB,
     EvalReport,
     evaluate_checkpoint,
+    garment_looks,
     make_clips,
+    nearest_color,
     render_motion,
     score_colors,
     score_joint,
@@ -143,6 +145,18 @@ def test_color_accuracy_knows_the_clothes(clips: list[SyntheticClip]) -> None:
     video = np.stack([c.frames for c in clips])
     m2v = score_m2v(video, video, truth, truth, clips)
     assert m2v["shirt_color_accuracy"] == m2v["trousers_color_accuracy"] == 1.0
+
+
+def test_garment_looks_name_every_colour_back(clips: list[SyntheticClip]) -> None:
+    clip = clips[0]
+    motion = clip.motion.to("cpu", torch.float32)
+    names, looks, region = garment_looks(motion, clip, "trousers")
+    assert names == sorted(CLOTH_COLORS) and looks.shape == (len(names), *clip.frames.shape)
+    assert 0 < region.mean() < 0.5  # the trousers, not the frame
+    assert [nearest_color(look, names, looks, region) for look in looks] == names
+    assert nearest_color(clip.frames, names, looks, np.zeros_like(region)) is None
+    with pytest.raises(ValueError, match="garment"):
+        garment_looks(motion, clip, "hat")
 
 
 def test_joint_scores_of_the_data_itself(clips: list[SyntheticClip], classifier: Path) -> None:

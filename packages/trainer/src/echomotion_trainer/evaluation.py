@@ -57,7 +57,9 @@ __all__ = [
     "EvalReport",
     "checkpoint_clips",
     "evaluate_checkpoint",
+    "garment_looks",
     "make_clips",
+    "nearest_color",
     "render_motion",
     "score_colors",
     "score_joint",
@@ -218,6 +220,37 @@ def _dressed(appearance: Appearance, garment: str, color: str) -> Appearance:
     return replace(appearance, trousers=color)
 
 
+def garment_looks(
+    motion: SMPLMotion, clip: SyntheticClip, garment: str
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The garment ("shirt" or "trousers") where `motion` puts it: (names, looks, region) with
+    `names` the cloth colours (sorted), `looks` (K, T, H, W, 3) float32 the motion rendered as
+    the clip's mannequin with the garment in each, and `region` (T, H, W) bool the pixels where
+    those renderings differ by at least half their largest spread (all False when the garment is
+    out of view)."""
+    if garment not in CLOTHES:
+        raise ValueError(f"garment: expected one of {', '.join(CLOTHES)}, got {garment!r}")
+    names = sorted(CLOTH_COLORS)
+    looks = np.stack(
+        [render_motion(motion, clip, _dressed(clip.appearance, garment, name)) for name in names]
+    ).astype(np.float32)  # (K, T, H, W, 3)
+    spread = (looks.max(0) - looks.min(0)).mean(-1)  # (T, H, W)
+    region = spread >= 0.5 * spread.max() if spread.max() > 0 else np.zeros_like(spread, bool)
+    return names, looks, region
+
+
+def nearest_color(
+    frames: np.ndarray, names: list[str], looks: np.ndarray, region: np.ndarray
+) -> str | None:
+    """The cloth colour whose rendering's mean over `region` is nearest the mean colour of
+    `frames` (T, H, W, 3) there; None when the region is empty."""
+    if not region.any():
+        return None
+    seen = np.asarray(frames, dtype=np.float32)[region].mean(0)  # (3,)
+    options = looks[:, region].mean(1)  # (K, 3)
+    return names[int(np.argmin(((options - seen) ** 2).sum(-1)))]
+
+
 def score_colors(video: np.ndarray, motion: SMPLMotion, clip: SyntheticClip) -> dict[str, float]:
     """Whether a generated video (T, H, W, 3) uint8 shows the caption's clothing colours where
     `motion` (one camera-frame sequence: the conditioning motion in m2v, the generated one in
@@ -226,32 +259,19 @@ def score_colors(video: np.ndarray, motion: SMPLMotion, clip: SyntheticClip) -> 
 
     The motion is rendered with the garment in each of the synthetic world's cloth colours; the
     pixels where those renderings differ by at least half their largest spread are the
-    garment's. The video's mean colour there is matched to the nearest of the renderings' means
-    (shading and blending with the backdrop alike), and scores 1 when that is the caption's
-    colour. A garment that covers no pixel scores 0. Chance is 1 in len(CLOTH_COLORS).
+    garment's (`garment_looks`). The video's mean colour there is matched to the nearest of the
+    renderings' means (shading and blending with the backdrop alike; `nearest_color`), and
+    scores 1 when that is the caption's colour. A garment that covers no pixel scores 0. Chance
+    is 1 in len(CLOTH_COLORS).
     """
     frames = np.asarray(video, dtype=np.float32)
     if frames.shape != clip.frames.shape:
         raise ValueError(
             f"video: expected frames of shape {clip.frames.shape} (the clip's), got {frames.shape}"
         )
-    names = sorted(CLOTH_COLORS)
     out: dict[str, float] = {}
     for garment in CLOTHES:
-        looks = np.stack(
-            [
-                render_motion(motion, clip, _dressed(clip.appearance, garment, name))
-                for name in names
-            ]
-        ).astype(np.float32)  # (K, T, H, W, 3)
-        spread = (looks.max(0) - looks.min(0)).mean(-1)  # (T, H, W)
-        region = spread >= 0.5 * spread.max() if spread.max() > 0 else np.zeros_like(spread, bool)
-        if not region.any():
-            out[f"{garment}_color_accuracy"] = 0.0
-            continue
-        seen = frames[region].mean(0)  # (3,)
-        options = looks[:, region].mean(1)  # (K, 3)
-        guess = names[int(np.argmin(((options - seen) ** 2).sum(-1)))]
+        guess = nearest_color(frames, *garment_looks(motion, clip, garment))
         out[f"{garment}_color_accuracy"] = float(guess == getattr(clip.appearance, garment))
     return out
 
