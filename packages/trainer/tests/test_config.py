@@ -86,6 +86,17 @@ def test_the_later_stages_are_synth_tiny_continued() -> None:
         "phase1.steps": 0,
         "phase2.steps": 3600,
     }
+    person = flat(recipe("synth-tiny-person").model_dump(mode="json"))
+    assert {k: person[k] for k in fine if fine[k] != person[k]} == {
+        "recipe": "synth-tiny-person",
+        "out_dir": "outputs/synth-tiny-person",
+        "model.init_from": "outputs/synth-tiny-fine/final",  # the third stage's export
+        "model.init_partial": False,
+        "optim.lr": 2e-4,
+        "flow.person_loss_weight": 4.0,
+        "phase2.steps": 3000,
+        "checkpoint.every": 500,
+    }
 
 
 def test_sampling_section_becomes_the_exports_defaults() -> None:
