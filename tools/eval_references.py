@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +46,11 @@ def main() -> None:
         args.clips, seed=args.seed, width=args.size, height=args.size, num_frames=args.frames,
         fps=args.fps, camera_distance=args.camera_distance,
     )  # fmt: skip
+    print(json.dumps(reference_scores(clips), indent=1))
+
+
+def reference_scores(clips: list[Any]) -> dict[str, dict[str, float]]:
+    """{"v2m_another_clip": v2m scores, "m2v_backdrop_only": video scores}, means over clips."""
     v2m, m2v = [], []
     for i, clip in enumerate(clips):
         other = clips[(i + 1) % len(clips)]
@@ -54,11 +60,10 @@ def main() -> None:
         away = replace(truth, transl=truth.transl + far, joints=truth.joints + far)
         empty = render_motion(away, clip)
         m2v.append(score_video(empty, np.asarray(clip.frames)))
-    report = {
+    return {
         "v2m_another_clip": {k: float(np.mean([r[k] for r in v2m])) for k in v2m[0]},
         "m2v_backdrop_only": {k: float(np.mean([r[k] for r in m2v])) for k in m2v[0]},
     }
-    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

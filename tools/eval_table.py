@@ -7,7 +7,7 @@ per figure, and a last column of model-free references on the same held-out clip
 
 Columns are `LABEL=REPORT.json`; a figure a report lacks is "—". `--references` adds what
 ignoring the input scores (v2m: another clip's motion; m2v: the backdrop with nobody in it,
-`tools/eval_references.py`), chance for the classifiers and the data's own motion statistics,
+`tools/eval_references.py`'s `reference_scores`), chance for the classifiers and the data's own motion statistics,
 computed on the first report's clips (seeds, size, frames, fps, camera range).
 """
 
@@ -50,14 +50,11 @@ def cell(metrics: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> str:
 
 def references(report: dict[str, Any]) -> dict[str, str]:
     """Model-free figures on the report's clips."""
-    from dataclasses import replace
-
-    import numpy as np
-    import torch
+    from eval_references import reference_scores
 
     from echomotion_humove.action_classifier import ACTIONS
     from echomotion_humove.synth.appearance import CLOTH_COLORS
-    from echomotion_trainer.evaluation import make_clips, render_motion, score_v2m, score_video
+    from echomotion_trainer.evaluation import make_clips
 
     clips = make_clips(
         report["clips"],
@@ -68,23 +65,13 @@ def references(report: dict[str, Any]) -> dict[str, str]:
         fps=report["fps"],
         camera_distance=tuple(report["camera_distance"]),
     )
-    v2m, m2v = [], []
-    for i, clip in enumerate(clips):
-        truth = clip.motion.to("cpu", torch.float32)
-        v2m.append(score_v2m(clips[(i + 1) % len(clips)].motion.to("cpu", torch.float32), truth))
-        far = torch.tensor([0.0, 0.0, 1e3])
-        away = replace(truth, transl=truth.transl + far, joints=truth.joints + far)
-        m2v.append(score_video(render_motion(away, clip), np.asarray(clip.frames)))
-
-    def mean(rows: list[dict[str, float]], key: str) -> float:
-        return float(np.mean([r[key] for r in rows]))
-
+    scores = reference_scores(clips)
+    v2m, m2v = scores["v2m_another_clip"], scores["m2v_backdrop_only"]
     chance = 1 / len(CLOTH_COLORS)
     out = {
-        "v2m_pose": f"another clip's motion: {mean(v2m, 'mpjpe_mm'):.1f} / "
-        f"{mean(v2m, 'pa_mpjpe_mm'):.1f}",
-        "v2m_angle": f"another clip's motion: {mean(v2m, 'joint_angle_error_deg'):.1f}",
-        "m2v_video": f"backdrop, no person: {mean(m2v, 'psnr_db'):.2f} / {mean(m2v, 'ssim'):.3f}",
+        "v2m_pose": f"another clip's motion: {v2m['mpjpe_mm']:.1f} / {v2m['pa_mpjpe_mm']:.1f}",
+        "v2m_angle": f"another clip's motion: {v2m['joint_angle_error_deg']:.1f}",
+        "m2v_video": f"backdrop, no person: {m2v['psnr_db']:.2f} / {m2v['ssim']:.3f}",
         "colors": f"chance: {chance:.2f} / {chance:.2f}",
         "actions": f"chance: {1 / len(ACTIONS):.2f}",
     }
