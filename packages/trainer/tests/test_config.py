@@ -96,6 +96,8 @@ def test_the_later_stages_are_synth_tiny_continued() -> None:
         "flow.person_loss_weight": 4.0,
         "phase2.steps": 3000,
         "checkpoint.every": 500,
+        "sampling.guidance": 2.0,
+        "sampling.guidance_interval": [0.7, 1.0],
     }
 
 
