@@ -85,6 +85,16 @@ def test_each_variant_differs_from_base_only_where_it_should(
     assert _diff(_config("base"), _config(name)) == expected
 
 
+def test_video_only_matched_trains_as_many_steps_as_base_trains_video() -> None:
+    # base: 400 paired steps drawing joint / m2v / v2m equally → 400 × 2/3 ≈ 267 video steps
+    assert variants.base_video_steps(500, 100) == 267
+    assert _diff(_config("video-only"), _config("video-only-matched")) == {"phase2.steps": 267}
+    cfg = variants.variant_config(
+        "video-only-matched", seed=0, steps=30, phase1_steps=6, out_root="o", data_dir="d"
+    )
+    assert (cfg.phase1.steps, cfg.phase2.steps) == (0, 16)
+
+
 def test_seed_and_out_dir() -> None:
     cfg = variants.variant_config(
         "collision", seed=1, steps=10, phase1_steps=2, out_root="runs", data_dir="d"
