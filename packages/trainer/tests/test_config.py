@@ -99,6 +99,14 @@ def test_the_later_stages_are_synth_tiny_continued() -> None:
         "sampling.guidance": 2.0,
         "sampling.guidance_interval": [0.7, 1.0],
     }
+    person2 = flat(recipe("synth-tiny-person2").model_dump(mode="json"))
+    assert {k: person2[k] for k in person if person[k] != person2[k]} == {
+        "recipe": "synth-tiny-person2",
+        "out_dir": "outputs/synth-tiny-person2",
+        "model.init_from": "outputs/synth-tiny-person/final",  # the fourth stage's export
+        "flow.person_loss_weight": 8.0,
+        "phase2.v2m": 1.25,
+    }
 
 
 def test_sampling_section_becomes_the_exports_defaults() -> None:
