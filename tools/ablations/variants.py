@@ -236,7 +236,7 @@ def base_overrides(steps: int, phase1_steps: int, data_dir: str | Path) -> list[
 def base_video_steps(steps: int, phase1_steps: int) -> int:
     """How many of `base`'s steps train a video loss, in expectation: its phase-2 steps times the
     share of joint and m2v draws (v2m steps and phase-1 steps carry no video loss)."""
-    phase2 = apply_overrides(recipe(BASE_RECIPE), base_overrides(steps, phase1_steps, ".")).phase2
+    phase2 = recipe(BASE_RECIPE).phase2  # base_overrides changes its length, not its draws
     share = (phase2.joint + phase2.m2v) / (phase2.joint + phase2.m2v + phase2.v2m)
     return max(1, round((steps - phase1_steps) * share))
 

@@ -132,7 +132,7 @@ def synth_tiny_person() -> TrainConfig:
             "phase2.steps=3000",
             "checkpoint.every=500",
             # Mild text guidance on the noisy steps only binds the caption's colours at almost
-            # no cost in fidelity (README, "Why guidance only on the noisy steps").
+            # no cost in fidelity (README, "Why guidance on the noisy steps only").
             "sampling.guidance=2",
             "sampling.guidance_interval=[0.7,1.0]",
         ],
