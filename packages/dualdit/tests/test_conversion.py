@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,7 @@ def _assert_wan_inside(
         prefix = f"blocks.{index}."
         for name, tensor in wan_state.items():
             if name.startswith(prefix):
-                assert torch.equal(state[f"motion_blocks.{index}.{name[len(prefix) :]}"], tensor), (
-                    name
-                )
+                assert torch.equal(state[f"{prefix}motion.{name[len(prefix) :]}"], tensor), name
     assert torch.equal(state["motion_scale_shift_table"], wan_state["scale_shift_table"])
     assert not any(t.is_meta for t in state.values())
 
@@ -39,7 +38,7 @@ def test_from_instance_is_bit_identical_and_leaves_wan_alone() -> None:
     before = {k: v.clone() for k, v in wan.state_dict().items()}
     dual = DualDiT.from_wan(wan, dual_blocks=[1])
     _assert_wan_inside(dual, before, (1,))
-    assert list(dual.motion_blocks.keys()) == ["1"]
+    assert list(dual.motion_blocks) == [1]
     with torch.no_grad():
         next(dual.parameters()).add_(1.0)  # the dual owns its tensors
     assert all(torch.equal(v, before[k]) for k, v in wan.state_dict().items())
@@ -96,18 +95,34 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     make_dual(dual_blocks=[1]).save_pretrained(tmp_path)
     state = load_file(str(tmp_path / WEIGHTS))
     broken = dict(state)
-    del broken["motion_blocks.1.ffn.net.2.bias"]
+    del broken["blocks.1.motion.ffn.net.2.bias"]
     broken["proj_out.weight"] = torch.zeros(3, 3)
-    broken["motion_blocks.0.attn1.to_q.weight"] = torch.zeros(24, 24)
+    broken["blocks.0.motion.attn1.to_q.weight"] = torch.zeros(24, 24)
     save_file(broken, str(tmp_path / WEIGHTS))
     with pytest.raises(CheckpointMismatchError) as info:
         DualDiT.from_pretrained(tmp_path)
     message = str(info.value)
-    assert "missing: motion_blocks.1.ffn.net.2.bias" in message
-    assert "unexpected: motion_blocks.0.attn1.to_q.weight" in message
+    assert "missing: blocks.1.motion.ffn.net.2.bias" in message
+    assert "unexpected: blocks.0.motion.attn1.to_q.weight" in message
     assert "proj_out.weight: checkpoint (3, 3) vs model (16, 24)" in message
     (tmp_path / WEIGHTS).unlink()
     with pytest.raises(CheckpointMismatchError, match="safetensors"):
         DualDiT.from_pretrained(tmp_path)
     with pytest.raises(ValueError, match=r"config\.json"):
         DualDiT.from_pretrained(tmp_path / "nothing")
+
+
+def test_checkpoints_of_the_earlier_layout_load(tmp_path: Path) -> None:
+    """Checkpoints written when the motion blocks sat in ``motion_blocks.{i}`` (before each moved
+    into its layer as ``blocks.{i}.motion``) load unchanged, tensor for tensor."""
+    dual = make_dual(dual_blocks=[0, 1])
+    dual.save_pretrained(tmp_path)
+    state = load_file(str(tmp_path / WEIGHTS))
+    legacy = {
+        re.sub(r"^blocks\.(\d+)\.motion\.", r"motion_blocks.\1.", k): v for k, v in state.items()
+    }
+    assert any(k.startswith("motion_blocks.1.") for k in legacy)
+    save_file(legacy, str(tmp_path / WEIGHTS))
+    back = DualDiT.from_pretrained(tmp_path)
+    for k, v in dual.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k

@@ -72,8 +72,8 @@ def test_gradients_reach_both_branches(inputs: dict[str, torch.Tensor]) -> None:
         "blocks.1.ffn.net.2.weight",
         "proj_out.weight",
         "motion_tokenizer.encoders.rotation.0.weight",
-        "motion_blocks.0.attn1.to_q.weight",
-        "motion_blocks.1.attn2.to_k.weight",
+        "blocks.0.motion.attn1.to_q.weight",
+        "blocks.1.motion.attn2.to_k.weight",
         "motion_detokenizer.decoders.shape.2.weight",
         "motion_scale_shift_table",
         "task_embedder.mlp.2.weight",
@@ -258,7 +258,8 @@ def test_wan22_5b_preset_is_hybrid() -> None:
 
     model = DualDiT.meta_skeleton(**preset("wan2.2-5b").to_kwargs())
     assert model.dual_block_indices == tuple(range(0, 30, 2))
-    assert sorted(int(k) for k in model.motion_blocks) == list(range(0, 30, 2))
+    assert sorted(model.motion_blocks) == list(range(0, 30, 2))
+    assert [layer.is_dual for layer in model.layers()] == [i % 2 == 0 for i in range(30)]
     assert model.hidden_dim == 3072 and model.dual_config.in_channels == 48
 
 
@@ -268,12 +269,14 @@ def test_single_stream_shares_the_video_blocks(inputs: dict[str, torch.Tensor]) 
     dual = make_dual()
     single = DualDiT.from_config_dataclass(dual.dual_config.with_(single_stream=True)).eval()
     assert len(single.motion_blocks) == 0
-    shared = {k: v for k, v in dual.state_dict().items() if not k.startswith("motion_blocks.")}
+    shared = {k: v for k, v in dual.state_dict().items() if ".motion." not in k}
     single.load_state_dict(shared, strict=True)
     assert sum(p.numel() for p in single.parameters()) < sum(p.numel() for p in dual.parameters())
     with torch.no_grad():
         for i, block in enumerate(dual.blocks):
-            dual.motion_blocks[str(i)].load_state_dict(block.state_dict())
+            dual.motion_blocks[i].load_state_dict(
+                {k: v for k, v in block.state_dict().items() if not k.startswith("motion.")}
+            )
     for task, video, motion in [(Task.JOINT, True, True), (Task.V2M, False, True)]:
         want = _run(dual, inputs, task, video=video, motion=motion)
         got = _run(single, inputs, task, video=video, motion=motion)

@@ -37,6 +37,7 @@ def make_dual(seed: int = 0, *, random_task: bool = True, **options: object) -> 
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for name, p in dual.named_parameters():
-            if name.startswith("motion_") or (random_task and name.startswith("task_embedder")):
+            motion = name.startswith("motion_") or ".motion." in name
+            if motion or (random_task and name.startswith("task_embedder")):
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
     return dual.eval()

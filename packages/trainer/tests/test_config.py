@@ -137,3 +137,70 @@ def test_sampling_section_mirrors_the_samplers_defaults() -> None:
         assert ours[name].annotation == theirs[name].annotation, name
     with pytest.raises(ConfigError, match=r"sampling\.guidance_interval"):
         apply_overrides(TrainConfig(), ["sampling.guidance_interval=[0.6, 0.2]"])
+
+
+# diffusers' transformer/config.json of Wan2.2-TI2V-5B (the sizes the preset names).
+WAN22_5B = {
+    "patch_size": [1, 2, 2],
+    "num_attention_heads": 24,
+    "attention_head_dim": 128,
+    "in_channels": 48,
+    "out_channels": 48,
+    "text_dim": 4096,
+    "freq_dim": 256,
+    "ffn_dim": 14336,
+    "num_layers": 30,
+    "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+    "eps": 1e-06,
+    "image_dim": None,
+    "added_kv_proj_dim": None,
+    "rope_max_seq_len": 1024,
+    "pos_embed_seq_len": None,
+}
+
+
+def test_wan22_5b_from_a_wan_folder_is_hybrid() -> None:
+    """The 5B recipe with model.wan_path makes 15 of 30 layers dual (7.53 B parameters), as
+    the preset does, not all 30 (9.99 B); counted on the meta device."""
+    from echomotion_dualdit import DualDiT
+    from echomotion_dualdit.conversion import dual_config_from_wan
+    from echomotion_trainer.build import wan_dual_blocks
+    from echomotion_trainer.recipes import recipe
+
+    cfg = apply_overrides(recipe("wan2.2-5b"), ["model.wan_path=/wan"]).model
+    blocks = wan_dual_blocks(cfg, WAN22_5B)
+    assert blocks == list(range(0, 30, 2))
+    model = DualDiT.meta_skeleton(**dual_config_from_wan(WAN22_5B, blocks))
+    assert sum(layer.is_dual for layer in model.layers()) == 15
+    assert round(sum(p.numel() for p in model.parameters()) / 1e9, 2) == 7.53
+    everything = DualDiT.meta_skeleton(**dual_config_from_wan(WAN22_5B, None))
+    assert round(sum(p.numel() for p in everything.parameters()) / 1e9, 2) == 9.99
+    mine = apply_overrides(recipe("wan2.2-5b"), ["model.dual_blocks=[0,29]"]).model
+    assert wan_dual_blocks(mine, WAN22_5B) == [0, 29]
+    smaller = {**WAN22_5B, "num_layers": 2, "num_attention_heads": 2, "attention_head_dim": 12}
+    with pytest.raises(ValueError, match=r"model\.dual_blocks: .*has 2 layers"):
+        wan_dual_blocks(cfg, smaller)
+
+
+def test_a_wan_recipe_without_weights_is_refused() -> None:
+    from echomotion_trainer.build import check_model_source
+    from echomotion_trainer.recipes import recipe
+
+    for name in ("wan2.1-1.3b", "wan2.2-5b"):
+        with pytest.raises(ValueError, match=r"model\.wan_path: .*model\.random_init=true"):
+            check_model_source(recipe(name).model)
+        check_model_source(apply_overrides(recipe(name), ["model.random_init=true"]).model)
+        check_model_source(apply_overrides(recipe(name), ["model.wan_path=/wan"]).model)
+    check_model_source(recipe("synth-tiny").model)
+
+
+def test_yaml_1_1_words_stay_strings_in_overrides() -> None:
+    c = apply_overrides(TrainConfig(), ["mixed_precision=bf16", "mixed_precision=no"])
+    assert c.mixed_precision == "no"
+    c = apply_overrides(TrainConfig(), ["model.gradient_checkpointing=yes"])
+    assert c.model.gradient_checkpointing is True
+    c = apply_overrides(TrainConfig(), ["optim.grad_accum=4", "parallel.cpu_offload=true"])
+    assert c.optim.grad_accum == 4 and c.parallel.cpu_offload
+    with pytest.raises(ConfigError, match=r"optim\.grad_accum"):
+        apply_overrides(TrainConfig(), ["optim.grad_accum=0"])

@@ -1,7 +1,7 @@
 """EchoMotion's dual-modality diffusion transformer on Wan (DESIGN.md §5)."""
 
 from echomotion_dualdit.attention import BranchInput, joint_self_attention
-from echomotion_dualdit.blocks import dual_block_forward
+from echomotion_dualdit.blocks import DualStreamBlock
 from echomotion_dualdit.checkpoint import CheckpointMismatchError
 from echomotion_dualdit.conversion import dual_from_wan, read_wan
 from echomotion_dualdit.embeddings import Task, TaskEmbedding
@@ -25,10 +25,10 @@ __all__ = [
     "DualDiT",
     "DualDiTConfig",
     "DualDiTOutput",
+    "DualStreamBlock",
     "MVSRoPEAttnProcessor",
     "Task",
     "TaskEmbedding",
-    "dual_block_forward",
     "dual_from_wan",
     "joint_self_attention",
     "preset",

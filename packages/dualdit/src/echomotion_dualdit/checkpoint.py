@@ -9,6 +9,7 @@ the checkpoint must hold exactly the tensors that a meta-device instance of its 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -18,6 +19,20 @@ from safetensors.torch import load_file
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 WEIGHTS_INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
+
+
+_LEGACY_MOTION_BLOCK = re.compile(r"^motion_blocks\.(\d+)\.")
+
+
+def upgrade_legacy_key(name: str) -> str:
+    """A tensor name of the layout before each motion block moved into its layer
+    (``motion_blocks.{i}.X``) in today's layout (``blocks.{i}.motion.X``); other names unchanged."""
+    return _LEGACY_MOTION_BLOCK.sub(r"blocks.\1.motion.", name)
+
+
+def upgrade_legacy_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """:func:`upgrade_legacy_key` over a state dict."""
+    return {upgrade_legacy_key(k): v for k, v in state.items()}
 
 
 class CheckpointMismatchError(ValueError):
@@ -43,7 +58,7 @@ def checkpoint_shapes(directory: Path) -> dict[str, tuple[int, ...]]:
     for file in weight_files(directory):
         with safe_open(str(file), framework="pt") as handle:
             for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                shapes[key] = tuple(handle.get_slice(key).get_shape())
+                shapes[upgrade_legacy_key(key)] = tuple(handle.get_slice(key).get_shape())
     return shapes
 
 
@@ -90,7 +105,7 @@ def load_state(
     keep = tuple(keep_fp32)
     state: dict[str, torch.Tensor] = {}
     for file in weight_files(directory):
-        state.update(load_file(str(file), device=str(device)))
+        state.update(upgrade_legacy_keys(load_file(str(file), device=str(device))))
     if torch_dtype is None:
         return state
     out: dict[str, torch.Tensor] = {}

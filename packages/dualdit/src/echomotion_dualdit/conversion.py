@@ -142,7 +142,7 @@ def dual_from_wan(
         prefix = f"blocks.{index}."
         for name, tensor in wan_state.items():
             if name.startswith(prefix):
-                state[f"motion_blocks.{index}.{name[len(prefix) :]}"] = tensor.clone()
+                state[f"{prefix}motion.{name[len(prefix) :]}"] = tensor.clone()
     state["motion_scale_shift_table"] = wan_state["scale_shift_table"].clone()
 
     dim = dual.hidden_dim

@@ -13,9 +13,11 @@ Dimension legend:
 Parameter names: everything Wan has sits where ``WanTransformer3DModel`` keeps it
 (``patch_embedding``, ``condition_embedder``, ``blocks.{i}``, ``norm_out``, ``proj_out``,
 ``scale_shift_table``), so a Wan state dict loads unchanged. The motion branch adds
-``motion_tokenizer``, ``motion_blocks.{i}`` (a ``WanTransformerBlock`` per dual block),
-``motion_norm_out``, ``motion_scale_shift_table``, ``motion_detokenizer``; ``task_embedder``
-feeds both streams.
+``motion_tokenizer``, ``blocks.{i}.motion`` (a ``WanTransformerBlock`` inside each dual layer,
+:class:`~echomotion_dualdit.blocks.DualStreamBlock`), ``motion_norm_out``,
+``motion_scale_shift_table``, ``motion_detokenizer``; ``task_embedder`` feeds both streams.
+Checkpoints written before the motion blocks moved into their layers (``motion_blocks.{i}.*``)
+load through :func:`~echomotion_dualdit.checkpoint.upgrade_legacy_keys`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from diffusers.models.transformers.transformer_wan import (
 )
 from torch import Tensor, nn
 
-from echomotion_dualdit.blocks import BranchState, dual_block_forward
+from echomotion_dualdit.blocks import DualStreamBlock
 from echomotion_dualdit.embeddings import TaskEmbedding, embed_timestep
 from echomotion_dualdit.presets import DualDiTConfig, preset
 from echomotion_dualdit.processor import MVSRoPEAttnProcessor
@@ -46,7 +48,7 @@ from echomotion_mvsrope import DEFAULT_THETA, POSITION_MODES, motion_positions, 
 # diffusers class attributes, as WanTransformer3DModel sets them (fp32 for the time embedding,
 # the adaLN tables and the norms when the rest is loaded in fp16/bf16).
 _SKIP_LAYERWISE_CASTING = ["patch_embedding", "condition_embedder", "norm"]
-_BLOCK_CLASSES = ["WanTransformerBlock"]
+_BLOCK_CLASSES = ["DualStreamBlock"]
 _KEEP_IN_FP32 = ["time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"]
 
 VIDEO_PREDICTIONS = ("velocity", "sample", "preconditioned")
@@ -174,7 +176,6 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         patch_3d = (int(patch_size[0]), int(patch_size[1]), int(patch_size[2]))
         self.dual_block_indices = _resolve_dual_blocks(dual_blocks, num_layers)
         self.kernel_backend: str | None = None  # None: echomotion_mvsrope decides by device
-        self._shared_motion_weights = bool(single_stream)
         self.gradient_checkpointing = False
 
         # Video branch: Wan's modules under Wan's names.
@@ -182,12 +183,22 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         self.condition_embedder = WanTimeTextImageEmbedding(
             dim=dim, time_freq_dim=freq_dim, time_proj_dim=dim * 6, text_embed_dim=text_dim
         )
+        # Each layer is one module (the unit FSDP shards and checkpointing recomputes): Wan's
+        # block, holding the motion block beside it when the layer is dual.
+        dual = set(self.dual_block_indices)
         self.blocks = nn.ModuleList(
             [
-                WanTransformerBlock(
-                    dim, ffn_dim, num_attention_heads, "rms_norm_across_heads", cross_attn_norm, eps
+                DualStreamBlock(
+                    dim,
+                    ffn_dim,
+                    num_attention_heads,
+                    "rms_norm_across_heads",
+                    cross_attn_norm,
+                    eps,
+                    dual=i in dual,
+                    shared_weights=bool(single_stream),
                 )
-                for _ in range(num_layers)
+                for i in range(num_layers)
             ]
         )
         self.norm_out = FP32LayerNorm(dim, eps, elementwise_affine=False)
@@ -196,15 +207,6 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
 
         # Motion branch: tokenizer in, a Wan-shaped block beside each dual video block, head out.
         self.motion_tokenizer = MotionTokenizer(dim, motion_mlp_dim)
-        self.motion_blocks = nn.ModuleDict(
-            {
-                str(i): WanTransformerBlock(
-                    dim, ffn_dim, num_attention_heads, "rms_norm_across_heads", cross_attn_norm, eps
-                )
-                for i in self.dual_block_indices
-                if not single_stream
-            }
-        )
         self.motion_norm_out = FP32LayerNorm(dim, eps, elementwise_affine=False)
         self.motion_scale_shift_table = nn.Parameter(torch.randn(1, 2, dim) / dim**0.5)
         self.motion_detokenizer = MotionDetokenizer(dim, motion_mlp_dim)
@@ -287,11 +289,22 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         """Pin the mvsrope backend (``"triton"``, ``"reference"``) or None (by device)."""
         self.kernel_backend = backend
         theta = float(self.dual_config.rope_theta)
-        for block in self._all_blocks():
-            block.attn1.set_processor(MVSRoPEAttnProcessor(theta=theta, backend=backend))  # type: ignore[arg-type]
+        for layer in self.layers():
+            layer.rope_theta, layer.kernel_backend = theta, backend
+            for block in (layer, layer.motion):
+                if block is not None:
+                    block.attn1.set_processor(MVSRoPEAttnProcessor(theta=theta, backend=backend))  # type: ignore[arg-type]
 
-    def _all_blocks(self) -> list[WanTransformerBlock]:
-        return [*self.blocks, *self.motion_blocks.values()]  # type: ignore[list-item]
+    def layers(self) -> list[DualStreamBlock]:
+        """The transformer layers in order (``blocks``), typed."""
+        return list(self.blocks)  # type: ignore[arg-type]
+
+    @property
+    def motion_blocks(self) -> dict[int, WanTransformerBlock]:
+        """Layer index → its motion block, for the dual layers that have one."""
+        return {
+            i: layer.motion for i, layer in enumerate(self.layers()) if layer.motion is not None
+        }
 
     @property
     def hidden_dim(self) -> int:
@@ -385,9 +398,8 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
             )  # (Sm, 3)
         text = self.condition_embedder.text_embedder(encoder_hidden_states)  # (B, L, D)
 
-        for index in range(len(self.blocks)):
+        for layer in self.blocks:
             args = (
-                index,
                 video_tokens,
                 motion_tokens,
                 text,
@@ -398,9 +410,9 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
             )
             if torch.is_grad_enabled() and self.gradient_checkpointing:
                 checkpoint: Any = self._gradient_checkpointing_func
-                video_tokens, motion_tokens = checkpoint(self._layer, *args)
+                video_tokens, motion_tokens = checkpoint(layer, *args)
             else:
-                video_tokens, motion_tokens = self._layer(*args)
+                video_tokens, motion_tokens = layer(*args)
 
         video_out = motion_out = None
         if video is not None and video_tokens is not None and video_temb is not None:
@@ -414,44 +426,6 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         if motion is not None and motion_tokens is not None and motion_temb is not None:
             motion_out = self._motion_head(motion_tokens, motion_temb, motion.shape[1])
         return DualDiTOutput(video=video_out, motion=motion_out)
-
-    def _layer(
-        self,
-        index: int,
-        video: Tensor | None,
-        motion: Tensor | None,
-        text: Tensor,
-        video_proj: Tensor | None,
-        motion_proj: Tensor | None,
-        video_pos: Tensor | None,
-        motion_pos: Tensor | None,
-    ) -> tuple[Tensor | None, Tensor | None]:
-        """Block ``index``: joint when both streams are present and it is dual, else per stream."""
-        video_block: WanTransformerBlock = self.blocks[index]  # type: ignore[assignment]
-        motion_block: WanTransformerBlock | None
-        if self._shared_motion_weights:
-            # Ablation baseline: the motion tokens share the video block's weights.
-            motion_block = video_block if index in self.dual_block_indices else None
-        else:
-            motion_block = dict(self.motion_blocks.items()).get(str(index))  # type: ignore[assignment]
-        if video is not None and motion is not None and motion_block is not None:
-            assert video_proj is not None and motion_proj is not None
-            assert video_pos is not None and motion_pos is not None
-            return dual_block_forward(
-                video_block,
-                motion_block,
-                BranchState(video, video_proj, text, video_pos),
-                BranchState(motion, motion_proj, text, motion_pos),
-                theta=float(self.dual_config.rope_theta),
-                backend=self.kernel_backend,
-            )
-        if video is not None:
-            video = video_block(
-                video, text, video_proj, video_pos
-            )  # (B, Sv, D); Wan's own block forward
-        if motion is not None and motion_block is not None:
-            motion = motion_block(motion, text, motion_proj, motion_pos)  # (B, Sm, D)
-        return video, motion  # motion passes a video-only block unchanged
 
     def _video_head(
         self, tokens: Tensor, temb: Tensor, batch: int, latent_shape: torch.Size

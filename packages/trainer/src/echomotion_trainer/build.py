@@ -21,7 +21,8 @@ from safetensors.torch import load_file
 from torch import Tensor
 from torch.utils.data import default_collate
 
-from echomotion_dualdit import DualDiT
+from echomotion_dualdit import DualDiT, preset
+from echomotion_dualdit.checkpoint import upgrade_legacy_keys
 from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec, fit_pixel_stats
 from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder
 from echomotion_humove.datasets import LatentDataset, MotionDataset, motion_from_batch
@@ -42,6 +43,8 @@ __all__ = [
     "build_model",
     "build_text_encoder",
     "build_video_codec",
+    "check_model_source",
+    "wan_dual_blocks",
     "fit_normalizer",
     "load_init_weights",
     "prepare_data",
@@ -50,8 +53,48 @@ __all__ = [
 _LAYOUT = MotionLayout()
 
 
+def check_model_source(cfg: ModelConfig) -> None:
+    """A Wan preset starts from a local Wan checkpoint (``model.wan_path``) or a DualDiT folder
+    (``model.init_from``); random weights only when ``model.random_init`` asks for them."""
+    if cfg.preset == "tiny" or cfg.wan_path or cfg.init_from or cfg.random_init:
+        return
+    raise ValueError(
+        f"model.wan_path: preset {cfg.preset!r} starts from a local Wan diffusers transformer "
+        "folder (model.wan_path=/path/to/Wan/transformer), or a DualDiT folder "
+        "(model.init_from=...); set model.random_init=true to train it from random weights"
+    )
+
+
+def wan_dual_blocks(cfg: ModelConfig, wan_config: dict[str, Any]) -> list[int] | None:
+    """The dual layers of a model converted from ``model.wan_path``: ``model.dual_blocks`` if
+    set, else the preset's (every other layer for ``wan2.2-5b``), which must fit the folder."""
+    if cfg.dual_blocks is not None:
+        return list(cfg.dual_blocks)
+    ours = preset(cfg.preset)
+    theirs = {k: wan_config.get(k) for k in _WAN_SIZES}
+    if any(getattr(ours, k) != v for k, v in theirs.items()):
+        sizes = ", ".join(f"{k} {v}" for k, v in theirs.items())
+        print(
+            f"model.wan_path: the Wan checkpoint's sizes ({sizes}) differ from preset "
+            f"{cfg.preset!r}'s; the checkpoint's are used",
+            file=sys.stderr,
+        )
+        if ours.dual_blocks is not None and wan_config.get("num_layers") != ours.num_layers:
+            raise ValueError(
+                f"model.dual_blocks: preset {cfg.preset!r} makes layers "
+                f"{list(ours.dual_blocks)} of {ours.num_layers} dual, but the Wan checkpoint at "
+                f"model.wan_path has {wan_config.get('num_layers')} layers; set model.dual_blocks"
+            )
+    return None if ours.dual_blocks is None else list(ours.dual_blocks)
+
+
+_WAN_SIZES = ("num_layers", "num_attention_heads", "attention_head_dim", "ffn_dim")
+
+
 def build_model(cfg: ModelConfig) -> DualDiT:
-    """A DualDiT from a local Wan checkpoint (`wan_path`) or a named preset (random weights)."""
+    """A DualDiT from a local Wan checkpoint (`wan_path`) or a named preset (random weights), in
+    float32 (the master weights, whatever dtype the checkpoint was stored in)."""
+    check_model_source(cfg)
     options: dict[str, Any] = {"rope_time_stride": cfg.rope_time_stride, "rope_mode": cfg.rope_mode}
     if cfg.dual_blocks is not None:
         options["dual_blocks"] = list(cfg.dual_blocks)
@@ -67,6 +110,10 @@ def build_model(cfg: ModelConfig) -> DualDiT:
                 "model: num_layers/num_attention_heads/attention_head_dim/ffn_dim come from the "
                 f"Wan checkpoint at model.wan_path; unset {sorted(cfg.size_overrides())}"
             )
+        from echomotion_dualdit.conversion import wan_folder
+
+        wan_config = json.loads((wan_folder(cfg.wan_path) / "config.json").read_text())
+        options["dual_blocks"] = wan_dual_blocks(cfg, wan_config)
         model = DualDiT.from_wan(cfg.wan_path, **options)
     else:
         model = DualDiT.from_preset(cfg.preset, **options, **cfg.size_overrides())
@@ -76,6 +123,8 @@ def build_model(cfg: ModelConfig) -> DualDiT:
         load_init_weights(model, cfg.init_from, partial=cfg.init_partial)
     elif cfg.init_partial:
         raise ValueError("model.init_partial: set model.init_from (the weights to copy from)")
+    # Master weights in float32: a checkpoint stored in bf16 is upcast.
+    torch.nn.Module.to(model, torch.float32)
     if cfg.gradient_checkpointing:
         model.enable_gradient_checkpointing()
     return model
@@ -122,7 +171,7 @@ def load_init_weights(
     state = model.state_dict()
     copied: list[str] = []
     for file in files:
-        for name, tensor in load_file(file).items():
+        for name, tensor in upgrade_legacy_keys(load_file(file)).items():
             if name in state and tuple(state[name].shape) == tuple(tensor.shape):
                 state[name] = tensor.to(torch.float32)
                 copied.append(name)

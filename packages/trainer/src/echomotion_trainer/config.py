@@ -22,6 +22,7 @@ __all__ = [
     "LoggingConfig",
     "ModelConfig",
     "OptimConfig",
+    "ParallelConfig",
     "PhaseConfig",
     "SamplingConfig",
     "TrainConfig",
@@ -82,6 +83,11 @@ class ModelConfig(_Strict):
         "give more, smaller video tokens (each carries t·h·w·C latent numbers)",
     )
     gradient_checkpointing: bool = False
+    random_init: bool = Field(
+        False,
+        description="train a Wan preset from random weights (no model.wan_path / init_from); "
+        "without it such a run is refused, since a forgotten path would silently waste the run",
+    )
 
     def size_overrides(self) -> dict[str, Any]:
         """The size fields that are set, as `DualDiT.from_preset` keyword arguments."""
@@ -151,6 +157,12 @@ class OptimConfig(_Strict):
     )
     final_lr_ratio: float = Field(
         0.1, ge=0, le=1, description="linear/cosine decay: the last step's lr as a fraction of lr"
+    )
+    grad_accum: int = Field(
+        1,
+        ge=1,
+        description="micro-batches per optimizer step: N micro-batches of data.batch_size give "
+        "the update of one batch N times larger",
     )
     grad_clip: float | None = Field(1.0, description="max grad norm; None = no clipping")
     ema_decay: float | None = Field(0.999, description="EMA of weights; None = no EMA")
@@ -238,6 +250,30 @@ class LoggingConfig(_Strict):
     validation_steps: int = Field(20, ge=1)
 
 
+class ParallelConfig(_Strict):
+    """FSDP2 (`fully_shard` per transformer layer, then the root) and the process group.
+
+    Sharding applies whenever the run has several processes, or trains in bf16 (the fp32 master
+    weights are cast to bf16 for compute by FSDP2's MixedPrecisionPolicy, on one rank as on many).
+    """
+
+    reshard_after_forward: bool = Field(
+        True,
+        description="free each layer's gathered parameters after its forward and gather them "
+        "again for backward (ZeRO-3); false keeps them to the backward (ZeRO-2: faster, more memory)",
+    )
+    cpu_offload: bool = Field(
+        False,
+        description="keep the sharded parameters, gradients and optimizer state in CPU memory "
+        "(FSDP2 CPUOffloadPolicy; the optimizer step then runs on the CPU)",
+    )
+    timeout_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="process-group timeout: how long a collective waits for the slowest rank",
+    )
+
+
 class TrainConfig(_Strict):
     recipe: str = "custom"
     seed: int = 0
@@ -250,6 +286,7 @@ class TrainConfig(_Strict):
     flow: FlowConfig = FlowConfig()
     phase1: PhaseConfig = PhaseConfig()
     phase2: PhaseConfig = PhaseConfig()
+    parallel: ParallelConfig = ParallelConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     logging: LoggingConfig = LoggingConfig()
     sampling: SamplingConfig = SamplingConfig()
@@ -329,8 +366,20 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
             node = node[p]
         if parts[-1] not in node:
             raise ConfigError(f"override {item!r}: unknown key {key}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = _scalar(raw)
     return build_config(data, "overrides")
+
+
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}
+
+
+def _scalar(raw: str) -> Any:
+    """An override's value as YAML reads it, except YAML 1.1's yes/no/on/off, which stay strings
+    (``mixed_precision=no`` is the string "no"; a bool field still takes them, pydantic reads
+    them as booleans)."""
+    if raw.strip().lower() in _YAML11_BOOLS:
+        return raw.strip()
+    return yaml.safe_load(raw)
 
 
 def _deep_merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

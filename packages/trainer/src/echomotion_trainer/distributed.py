@@ -1,21 +1,32 @@
 """torch.distributed plumbing: process-group setup from torchrun's environment and FSDP2.
 
-The model never mentions FSDP (STYLE.md): `shard_model` applies `fully_shard` to each block
-the model lists, then to the root. One process without torchrun is world size 1 on the same
-code path (no process group is needed for it).
+The model never mentions FSDP (STYLE.md): `parallelize` applies `fully_shard` to each
+transformer layer, then to the root. One process without torchrun is world size 1 on the same
+code path (a process group of one when FSDP2 is used for bf16, none otherwise).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
-__all__ = ["DistInfo", "all_reduce_mean", "init_distributed", "shard_model"]
+if TYPE_CHECKING:
+    from echomotion_dualdit import DualDiT
+
+    from .config import TrainConfig
+
+__all__ = [
+    "DistInfo",
+    "all_reduce_mean",
+    "init_distributed",
+    "needs_sharding",
+    "parallelize",
+]
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,11 @@ class DistInfo:
         return self.world_size > 1
 
 
-def init_distributed(device: str = "auto") -> DistInfo:
-    """Join torchrun's process group (NCCL on CUDA, gloo on CPU) if launched by torchrun."""
+def init_distributed(device: str = "auto", *, timeout_minutes: float = 60.0) -> DistInfo:
+    """Join torchrun's process group (NCCL on CUDA, gloo on CPU) if launched by torchrun.
+
+    ``timeout_minutes`` bounds how long a collective waits for the slowest rank (NCCL's default
+    of 10 minutes is shorter than a first real run's slow steps)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -51,22 +65,58 @@ def init_distributed(device: str = "auto") -> DistInfo:
     else:
         dev = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
+        dist.init_process_group(backend=_backend(dev), timeout=timedelta(minutes=timeout_minutes))
     return DistInfo(rank=rank, world_size=world, local_rank=local, device=dev)
 
 
-def shard_model(model: nn.Module, blocks: Iterable[nn.Module], *, bf16: bool = False) -> nn.Module:
-    """FSDP2: `fully_shard` each block, then the root (parameters in fp32, compute in bf16 if asked)."""
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+def _backend(device: torch.device) -> str:
+    return "nccl" if device.type == "cuda" else "gloo"
 
-    policy = (
-        MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
-        if bf16
-        else MixedPrecisionPolicy()
+
+def needs_sharding(config: TrainConfig, info: DistInfo) -> bool:
+    """FSDP2 wraps the model when there are several processes, or when it computes in bf16
+    (FSDP2's mixed precision keeps fp32 master weights; one process is a group of one)."""
+    return info.distributed or config.mixed_precision == "bf16"
+
+
+def parallelize(model: DualDiT, config: TrainConfig, info: DistInfo) -> DualDiT:
+    """Shard ``model`` with FSDP2 as ``config`` says (or return it as it is, see `needs_sharding`).
+
+    The unit is a transformer layer (``model.blocks[i]``: a `DualStreamBlock`, the video block
+    with its motion block), the module whose own forward runs everything the layer computes;
+    then the root (embeddings, heads, the motion codec MLPs). Parameters stay fp32 (master
+    weights); with bf16 the gathered copies are bf16 and gradients are reduced in fp32.
+    """
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
+
+    bad = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
+    if bad:
+        raise ValueError(
+            f"model: master weights must be float32, got {bad} (build_model upcasts a bf16 checkpoint)"
+        )
+    if not needs_sharding(config, info):
+        return model
+    if not dist.is_initialized():  # one process in bf16: a process group of one
+        dist.init_process_group(
+            backend=_backend(info.device),
+            store=dist.HashStore(),
+            rank=0,
+            world_size=1,
+            timeout=timedelta(minutes=config.parallel.timeout_minutes),
+        )
+    policy = MixedPrecisionPolicy(
+        param_dtype=torch.bfloat16 if config.mixed_precision == "bf16" else None,
+        reduce_dtype=torch.float32,
+        cast_forward_inputs=False,  # timesteps and positions stay fp32; autocast casts matmuls
     )
-    for block in blocks:
-        fully_shard(block, mp_policy=policy)
-    fully_shard(model, mp_policy=policy)
+    par = config.parallel
+    options: dict[str, Any] = {"mp_policy": policy}
+    if par.cpu_offload:
+        options["offload_policy"] = CPUOffloadPolicy(pin_memory=info.device.type == "cuda")
+    for layer in model.blocks:
+        fully_shard(layer, reshard_after_forward=par.reshard_after_forward, **options)
+    # The root's parameters (embeddings, heads) are used again at the start of backward.
+    fully_shard(model, reshard_after_forward=False, **options)
     return model
 
 

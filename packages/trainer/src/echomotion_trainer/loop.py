@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,12 +35,20 @@ __all__ = [
     "StepRecord",
     "TrainBatch",
     "Trainer",
+    "is_motion_parameter",
     "lr_multiplier",
 ]
 
 # Parameters trained in phase 1 (the motion branch and the task embedding); the rest is the
-# pretrained video branch, frozen then (DESIGN §6).
+# pretrained video branch, frozen then (DESIGN §6). A dual layer's motion block is
+# `blocks.{i}.motion.*`.
 MOTION_PREFIXES = ("motion_", "task_embedder")
+MOTION_INFIX = ".motion."
+
+
+def is_motion_parameter(name: str) -> bool:
+    """Whether a DualDiT parameter belongs to the motion branch (or the shared task embedding)."""
+    return name.startswith(MOTION_PREFIXES) or MOTION_INFIX in name
 
 
 def lr_multiplier(step: int, *, warmup: int, steps: int, decay: str, final: float) -> float:
@@ -59,6 +67,21 @@ def lr_multiplier(step: int, *, warmup: int, steps: int, decay: str, final: floa
     if decay == "cosine":
         return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
     raise ValueError(f"optim.decay must be constant, linear or cosine, got {decay!r}")
+
+
+def _zero_adam_state(opt: torch.optim.Optimizer) -> None:
+    """Give every parameter the state AdamW would create at its first gradient (step 0, zero
+    moments), which AdamW then uses unchanged. Lazily, a parameter that has had no gradient yet
+    (e.g. the video head during v2m steps) has no state, so a checkpoint taken then lacks keys
+    that a resumed optimizer expects; with the state made up front every checkpoint holds all."""
+    step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    for group in opt.param_groups:
+        for p in group["params"]:
+            opt.state[p] = {
+                "step": torch.tensor(0.0, dtype=step_dtype),
+                "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+            }
 
 
 @dataclass(frozen=True)
@@ -150,7 +173,7 @@ class Trainer:
     def _set_trainable(self, phase: int) -> list[nn.Parameter]:
         trainable = []
         for name, p in self.model.named_parameters():
-            p.requires_grad_(phase == 2 or name.startswith(MOTION_PREFIXES))
+            p.requires_grad_(phase == 2 or is_motion_parameter(name))
             if p.requires_grad:
                 trainable.append(p)
         if not trainable:
@@ -165,6 +188,7 @@ class Trainer:
         opt = torch.optim.AdamW(
             self._set_trainable(phase), lr=lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
         )
+        _zero_adam_state(opt)
         steps = self._phase_config(phase).steps
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt,
@@ -179,59 +203,140 @@ class Trainer:
         self.optimizer, self.scheduler = self._make_optimizer(phase)
 
     # ------------------------------------------------------------------ one step
+    def _draw(self, role: Role, example: Tensor | None, rows: int) -> tuple[Tensor, Tensor] | None:
+        """σ (rows,) and noise (rows, ...) of one noised modality for the whole global batch
+        (every rank draws all of it from the shared generator and keeps its own rows)."""
+        if role is not Role.NOISED or example is None:
+            return None
+        sigma = sample_sigmas(rows, shift=self.config.flow.shift, generator=self.noise_gen)
+        noise = torch.randn(
+            (rows, *example.shape[1:]), generator=self.noise_gen, dtype=torch.float32
+        )
+        return sigma, noise
+
     def _inputs(
-        self, data: Tensor | None, role: Role, name: str
+        self,
+        data: Tensor | None,
+        role: Role,
+        name: str,
+        draw: tuple[Tensor, Tensor] | None,
+        rows: slice,
     ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         """(input, Wan timestep, velocity target) for one modality under its role."""
         if role is Role.ABSENT or data is None:
             if role is not Role.ABSENT:
                 raise ValueError(f"batch: the plan needs {name} but the batch has none")
             return None, None, None
-        batch = data.shape[0]
         device = self.dist.device
         if role is Role.CLEAN:
-            return data, torch.zeros(batch, device=device), None
-        rows = self._rows(batch)
-        world = batch * self.dist.world_size
-        sigma = sample_sigmas(world, shift=self.config.flow.shift, generator=self.noise_gen)
-        sigma = sigma[rows].to(device)  # (B,)
-        noise = torch.randn((world, *data.shape[1:]), generator=self.noise_gen, dtype=torch.float32)
-        noise = noise[rows].to(device, data.dtype)
+            return data, torch.zeros(data.shape[0], device=device), None
+        assert draw is not None
+        sigma = draw[0][rows].to(device)  # (B,)
+        noise = draw[1][rows].to(device, data.dtype)  # (B, ...)
         timestep = sigma * self.config.flow.num_train_timesteps
         return add_noise(data, noise, sigma), timestep, velocity_target(data, noise)
 
-    def _rows(self, batch: int) -> slice:
-        """This rank's rows of a global batch."""
-        return slice(self.dist.rank * batch, (self.dist.rank + 1) * batch)
+    def _rows(self, batch: int, micro: int = 0) -> slice:
+        """This rank's rows of micro-batch ``micro`` in the step's global batch (ordered micro
+        by micro, rank by rank: what one process reading the same items in one batch sees)."""
+        start = (micro * self.dist.world_size + self.dist.rank) * batch
+        return slice(start, start + batch)
 
-    def train_step(self, batch: TrainBatch) -> StepRecord:
+    def _set_gradient_sync(self, sync: bool) -> None:
+        """FSDP2 reduces gradients after the last micro-batch only (a no-op without FSDP)."""
+        setter = getattr(self.model, "set_requires_gradient_sync", None)
+        if callable(setter):
+            setter(sync)
+
+    def train_step(self, batch: TrainBatch | Sequence[TrainBatch]) -> StepRecord:
+        """One optimizer step over one batch, or over micro-batches whose gradients add up
+        (``optim.grad_accum``): N micro-batches of B rows give the update of one batch of N·B."""
         start = time.perf_counter()
         cfg = self.config
         device = self.dist.device
-        global_batch = batch.batch_size * self.dist.world_size
+        micros = [batch] if isinstance(batch, TrainBatch) else list(batch)
+        size = micros[0].batch_size
+        if any(m.batch_size != size for m in micros):
+            raise ValueError(
+                f"batch: micro-batches of unequal sizes {[m.batch_size for m in micros]}"
+            )
+        global_batch = size * self.dist.world_size * len(micros)
         plan: StepPlan = plan_step(
             self.phase, self._phase_config(self.phase), global_batch, self.plan_gen
         )
-        drop_text = plan.drop_text[self._rows(batch.batch_size)].to(device)  # (B,)
-        text = batch.text.to(device)
-        null = self.null_text.expand(text.shape[0], -1, -1)
-        text = torch.where(drop_text[:, None, None], null, text)  # (B, L, Dt)
-        video = None if batch.video is None else batch.video.to(device)
-        v_in, v_t, v_target = self._inputs(video, plan.video, "video")
-        m_in, m_t, m_target = self._inputs(batch.motion.to(device), plan.motion, "motion")
-        task = torch.full((batch.batch_size,), int(plan.task), dtype=torch.long, device=device)
+        draws = {
+            "video": self._draw(plan.video, micros[0].video, global_batch),
+            "motion": self._draw(plan.motion, micros[0].motion, global_batch),
+        }
         autocast = torch.autocast(
             device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16"
         )
-        with autocast:
-            out = self.model(
-                video=v_in,
-                motion=m_in,
-                video_timestep=v_t,
-                motion_timestep=m_t,
-                encoder_hidden_states=text,
-                task=task,
+        weights = {"video": cfg.flow.video_loss_weight, "motion": cfg.flow.motion_loss_weight}
+        sums: dict[str, Tensor] = {}
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, micro in enumerate(micros):
+            rows = self._rows(size, index)
+            self._set_gradient_sync(index == len(micros) - 1)
+            drop_text = plan.drop_text[rows].to(device)  # (B,)
+            text = micro.text.to(device)
+            null = self.null_text.expand(text.shape[0], -1, -1)
+            text = torch.where(drop_text[:, None, None], null, text)  # (B, L, Dt)
+            video = None if micro.video is None else micro.video.to(device)
+            v_in, v_t, v_target = self._inputs(video, plan.video, "video", draws["video"], rows)
+            m_in, m_t, m_target = self._inputs(
+                micro.motion.to(device), plan.motion, "motion", draws["motion"], rows
             )
+            task = torch.full((size,), int(plan.task), dtype=torch.long, device=device)
+            with autocast:
+                out = self.model(
+                    video=v_in,
+                    motion=m_in,
+                    video_timestep=v_t,
+                    motion_timestep=m_t,
+                    encoder_hidden_states=text,
+                    task=task,
+                )
+            losses = self._losses(out, micro, v_t, v_target, m_target)
+            loss = sum(
+                (weights[k] * v for k, v in losses.items()), start=torch.zeros((), device=device)
+            )
+            (loss / len(micros)).backward()
+            for k, v in {"total": loss, **losses}.items():
+                sums[k] = sums.get(k, torch.zeros((), device=device)) + v.detach() / len(micros)
+        if cfg.optim.grad_clip:
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.step += 1
+        record = StepRecord(
+            step=self.step,
+            phase=self.phase,
+            paradigm=plan.paradigm,
+            loss=float(all_reduce_mean(sums["total"])),
+            loss_video=float(all_reduce_mean(sums["video"])) if "video" in sums else None,
+            loss_motion=float(all_reduce_mean(sums["motion"])) if "motion" in sums else None,
+            lr=float(self.scheduler.get_last_lr()[0]),
+            seconds=time.perf_counter() - start,
+        )
+        if not math.isfinite(record.loss):
+            raise FloatingPointError(
+                f"step {self.step}: loss is {record.loss} ({plan.paradigm}, phase {self.phase})"
+            )
+        return record
+
+    def _losses(
+        self,
+        out: Any,
+        batch: TrainBatch,
+        v_t: Tensor | None,
+        v_target: Tensor | None,
+        m_target: Tensor | None,
+    ) -> dict[str, Tensor]:
+        """The flow loss of each noised modality."""
+        cfg = self.config
         losses: dict[str, Tensor] = {}
         if v_target is not None:
             weight = None
@@ -246,43 +351,13 @@ class Trainer:
                         "flow.person_loss_weight > 1 needs the batch's person mask "
                         "(TrainBatch.person); this batch source gives none"
                     )
-                region = region_weight(batch.person.to(device), cfg.flow.person_loss_weight)
+                region = region_weight(
+                    batch.person.to(self.dist.device), cfg.flow.person_loss_weight
+                )
             losses["video"] = flow_loss(out.video, v_target, weight, region)
         if m_target is not None:
             losses["motion"] = flow_loss(out.motion, m_target)
-        weights = {"video": cfg.flow.video_loss_weight, "motion": cfg.flow.motion_loss_weight}
-        loss = sum(
-            (weights[k] * v for k, v in losses.items()), start=torch.zeros((), device=device)
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip:
-            params = [p for p in self.model.parameters() if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update(self.model)
-        self.step += 1
-        record = StepRecord(
-            step=self.step,
-            phase=self.phase,
-            paradigm=plan.paradigm,
-            loss=float(all_reduce_mean(loss.detach())),
-            loss_video=float(all_reduce_mean(losses["video"].detach()))
-            if "video" in losses
-            else None,
-            loss_motion=float(all_reduce_mean(losses["motion"].detach()))
-            if "motion" in losses
-            else None,
-            lr=float(self.scheduler.get_last_lr()[0]),
-            seconds=time.perf_counter() - start,
-        )
-        if not math.isfinite(record.loss):
-            raise FloatingPointError(
-                f"step {self.step}: loss is {record.loss} ({plan.paradigm}, phase {self.phase})"
-            )
-        return record
+        return losses
 
     # ------------------------------------------------------------------ the loop
     def train(self, until: int | None = None) -> list[StepRecord]:
@@ -293,7 +368,8 @@ class Trainer:
         while self.step < until:
             if self.phase == 1 and self.step >= cfg.phase1.steps:
                 self._enter_phase(2)
-            record = self.train_step(self.sources[self.phase].next_batch())
+            source = self.sources[self.phase]
+            record = self.train_step([source.next_batch() for _ in range(cfg.optim.grad_accum)])
             self.history.append(record)
             self._log(record)
             if every and self.step % every == 0 and self.step < cfg.total_steps:

@@ -20,9 +20,15 @@ import torch
 import torch.distributed as dist
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .build import build_model, build_text_encoder, build_video_codec, prepare_data
+from .build import (
+    build_model,
+    build_text_encoder,
+    build_video_codec,
+    check_model_source,
+    prepare_data,
+)
 from .config import TrainConfig
-from .distributed import DistInfo, init_distributed, shard_model
+from .distributed import DistInfo, init_distributed, parallelize
 from .export import export_pipeline
 from .gather import full_model
 from .loop import StepRecord, Trainer
@@ -63,7 +69,8 @@ def _final_losses(out_dir: Path, records: list[StepRecord], n: int = 20) -> dict
 
 def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> RunSummary:
     start = time.time()
-    info = init_distributed(config.device)
+    check_model_source(config.model)  # before hours of encoding, not after
+    info = init_distributed(config.device, timeout_minutes=config.parallel.timeout_minutes)
     out_dir = Path(config.out_dir)
     if info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,12 +90,7 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     torch.manual_seed(config.seed)  # every rank builds the same initial weights
     model = build_model(config.model)
     torch.nn.Module.to(model, info.device)  # (diffusers' typed `to` wrapper confuses mypy)
-    if info.distributed:
-        shard_model(
-            model,
-            [*model.blocks, *model.motion_blocks.values()],
-            bf16=config.mixed_precision == "bf16",
-        )
+    model = parallelize(model, config, info)
     b = config.data.batch_size
     sources = {
         1: IndexedBatchSource(data.motion, data.collate_motion, batch_size=b, seed=config.seed + 1,
