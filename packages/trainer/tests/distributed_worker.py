@@ -74,6 +74,9 @@ def main() -> None:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)
     model = parallelize(model, cfg, info)
+    compute: set[str] = set()  # the dtype of a weight as the layer's forward sees it
+    probe = model.blocks[0].attn1.to_q
+    probe.register_forward_pre_hook(lambda m, _: compute.add(str(m.weight.dtype)))
     data = _data()
     sources = {
         p: IndexedBatchSource(
@@ -106,6 +109,9 @@ def main() -> None:
                     "losses": [r.loss for r in records],
                     "steps": [r.step for r in records],
                     "paradigms": [r.paradigm for r in records],
+                    "master_dtypes": sorted({str(p.dtype) for p in model.parameters()}),
+                    "compute_dtypes": sorted(compute),
+                    "sharded": type(model).__name__.startswith("FSDP"),
                     "params": {k: v.float().flatten().tolist() for k, v in state.items()},
                 },
                 fh,

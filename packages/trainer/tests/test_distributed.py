@@ -97,3 +97,24 @@ def test_hybrid_layers_with_checkpointing_and_accumulation_match_one_process(
     assert not any(k.startswith(("blocks.0.motion.", "blocks.2.motion.")) for k in a["params"])
     assert any(k.startswith("blocks.3.motion.") for k in a["params"])
     _assert_same(a, b)
+
+
+@pytest.mark.slow
+def test_bf16_keeps_fp32_master_weights_on_one_process_as_on_two(tmp_path: Path) -> None:
+    """mixed_precision=bf16: FSDP2 (a group of one on one process) computes with bf16 copies
+    of fp32 master weights; two processes (ZeRO-2: reshard_after_forward=false) agree with one
+    to bf16 accuracy, and with the fp32 run to about 1e-3."""
+    one, two, fp32 = tmp_path / "one.json", tmp_path / "two.json", tmp_path / "fp32.json"
+    _run([str(one), "4", *COMMON, "mixed_precision=bf16"], tmp_path)
+    extra = ["mixed_precision=bf16", "parallel.reshard_after_forward=false"]
+    _run([str(two), "2", *COMMON, *extra], tmp_path, procs=2, port=29521)
+    _run([str(fp32), "4", *COMMON], tmp_path)
+    a, b, c = _read(one), _read(two), _read(fp32)
+    for run in (a, b):
+        assert run["sharded"] and run["master_dtypes"] == ["torch.float32"]
+        assert run["compute_dtypes"] == ["torch.bfloat16"]
+    assert not c["sharded"] and c["compute_dtypes"] == ["torch.float32"]
+    _assert_same(a, b, rtol=1e-2, atol=2e-3)
+    torch.testing.assert_close(
+        torch.tensor(a["losses"]), torch.tensor(c["losses"]), rtol=1e-2, atol=1e-3
+    )
