@@ -111,3 +111,51 @@ def test_encode_and_latent_dataset(synthetic_dataset: Path, tmp_path: Path) -> N
     assert item["joints"].shape == (9, 24, 3)
     batch = next(iter(DataLoader(ds, batch_size=2, num_workers=1)))
     assert batch["video_latents"].shape == (2, 3, 3, 8, 8)
+
+
+def test_ranks_encode_disjoint_shares_and_the_null_prompt(
+    synthetic_dataset: Path, tmp_path: Path
+) -> None:
+    """Two ranks split the windows (each its own, whatever the other has written), rank 0 adds
+    the empty prompt's states; afterwards nothing is missing and the cache is what one
+    process writes, stored in the dtype asked for."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from echomotion_humove.encode import encode_dataset, load_null_text, missing_windows
+
+    root = tmp_path / "ds"
+    shutil.copytree(synthetic_dataset, root)
+    assert missing_windows(root, window=9) == 6 + 1
+    counts = [
+        encode_dataset(
+            root,
+            PoolEncoder(),
+            HashText(),
+            window=9,
+            rank=rank,
+            world_size=2,
+            store_dtype=torch.bfloat16,
+        )
+        for rank in (1, 0)
+    ]
+    assert [c["encoded"] for c in counts] == [3, 3]
+    assert missing_windows(root, window=9) == 0
+    assert load_null_text(root).shape == (1, 6, 8)
+    assert float(load_null_text(root).abs().sum()) == 0.0  # len("") == 0 in HashText
+    item = LatentDataset(root, window=9)[0]
+    assert item["video_latents"].dtype == torch.bfloat16
+    single = tmp_path / "single"
+    shutil.copytree(synthetic_dataset, single)
+    encode_dataset(single, PoolEncoder(), HashText(), window=9, store_dtype=torch.bfloat16)
+    for a, b in zip(
+        sorted((root / "latents").rglob("*.safetensors")),
+        sorted((single / "latents").rglob("*.safetensors")),
+        strict=True,
+    ):
+        assert a.name == b.name
+        ta, tb = load_file(str(a)), load_file(str(b))  # (the header's metadata order varies)
+        assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+    with pytest.raises(ValueError, match="rank"):
+        encode_dataset(root, PoolEncoder(), HashText(), window=9, rank=2, world_size=2)

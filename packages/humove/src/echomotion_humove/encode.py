@@ -9,7 +9,13 @@ Each window is encoded on its own (Wan's causal VAE gives a 4k+1-frame window k+
 frames; cutting latents of a longer clip would not equal encoding the window). Files:
 `<root>/<latents>/<shard>/<clip id>.f<start>-<length>.safetensors` holding "video_latents"
 (C, T', H', W') and "text_states" (L, D), with the window and caption in its metadata.
-Existing files are skipped, so the step is resumable.
+Existing files are skipped, so the step is resumable. The empty prompt's states (the null
+condition of classifier-free guidance and of dropped captions) are cached beside them as
+`null_text.safetensors`.
+
+Several processes share the work with ``rank`` / ``world_size`` (e.g. every rank of a torchrun
+job): window i of the dataset's window list belongs to rank ``i % world_size``, a split every
+rank computes alike whatever is already on disk.
 """
 
 from __future__ import annotations
@@ -27,7 +33,18 @@ from .storage import read_manifest
 from .video_io import read_video
 from .windows import Window, dataset_windows
 
-__all__ = ["TextEncoder", "VideoEncoder", "encode_dataset", "latent_path", "load_factory"]
+__all__ = [
+    "NULL_TEXT_FILE",
+    "TextEncoder",
+    "VideoEncoder",
+    "encode_dataset",
+    "latent_path",
+    "load_factory",
+    "load_null_text",
+    "missing_windows",
+]
+
+NULL_TEXT_FILE = "null_text.safetensors"
 
 
 @runtime_checkable
@@ -60,6 +77,41 @@ def latent_path(latent_dir: Path, window: Window) -> Path:
     return latent_dir / f"{window.record.shard:05d}" / f"{window.key}.safetensors"
 
 
+def _encodable_windows(root: Path, window: int, stride: int | None) -> list[Window]:
+    records = [
+        r
+        for r in read_manifest(root, status="accepted")
+        if r.video_file is not None and r.caption is not None
+    ]
+    return dataset_windows(records, window, stride)
+
+
+def missing_windows(
+    root: str | os.PathLike[str],
+    *,
+    window: int = 33,
+    stride: int | None = None,
+    latents: str = "latents",
+) -> int:
+    """How many windows (plus 1 for the null prompt's states) have no cache file yet: 0 means
+    training needs neither the video encoder nor the text encoder."""
+    root = Path(root)
+    latent_dir = root / latents
+    windows = _encodable_windows(root, window, stride)
+    missing = sum(1 for w in windows if not latent_path(latent_dir, w).is_file())
+    return missing + int(not (latent_dir / NULL_TEXT_FILE).is_file())
+
+
+def load_null_text(root: str | os.PathLike[str], latents: str = "latents") -> Tensor:
+    """The cached states of the empty prompt, ``(1, L, D)`` float32."""
+    from safetensors.torch import load_file
+
+    path = Path(root) / latents / NULL_TEXT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no null-prompt states; run the encode step first")
+    return load_file(str(path))["text_states"].float()
+
+
 def _batches(items: list[Window], size: int) -> Iterator[list[Window]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -75,21 +127,34 @@ def encode_dataset(
     latents: str = "latents",
     batch_size: int = 4,
     progress: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+    store_dtype: torch.dtype = torch.float32,
 ) -> dict[str, int]:
-    """Encode every window of the accepted paired clips that has no cache file yet."""
+    """Encode every window of the accepted paired clips that has no cache file yet (this rank's
+    share of them), and the empty prompt's states (rank 0), stored as ``store_dtype`` (bf16
+    halves a Wan run's cache; float32 keeps a lossless codec lossless).
+
+    Returns:
+        ``{"encoded": n, "skipped": m}`` over this rank's windows.
+    """
     from safetensors.torch import save
 
     from .storage import atomic_write_bytes
 
     root = Path(root)
-    records = [
-        r
-        for r in read_manifest(root, status="accepted")
-        if r.video_file is not None and r.caption is not None
-    ]
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank: expected 0 <= rank < world_size={world_size}, got {rank}")
     latent_dir = root / latents
-    windows = dataset_windows(records, window, stride)
-    todo = [w for w in windows if not latent_path(latent_dir, w).is_file()]
+    windows = _encodable_windows(root, window, stride)
+    mine = windows[rank::world_size]
+    todo = [w for w in mine if not latent_path(latent_dir, w).is_file()]
+    null_path = latent_dir / NULL_TEXT_FILE
+    if rank == 0 and not null_path.is_file():
+        with torch.no_grad():
+            null = text_encoder.encode([""])[:1].detach().to("cpu", store_dtype).contiguous()
+        latent_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(null_path, save({"text_states": null}))
     bar = None
     if progress:
         from rich.progress import Progress
@@ -109,8 +174,8 @@ def encode_dataset(
                 texts = text_encoder.encode([w.record.caption.full for w in batch])  # type: ignore[union-attr]
             for i, w in enumerate(batch):
                 tensors = {
-                    "video_latents": video[i].detach().to("cpu").contiguous(),
-                    "text_states": texts[i].detach().to("cpu").contiguous(),
+                    "video_latents": video[i].detach().to("cpu", store_dtype).contiguous(),
+                    "text_states": texts[i].detach().to("cpu", store_dtype).contiguous(),
                 }
                 meta = {"id": w.record.id, "start": str(w.start), "length": str(w.length)}
                 atomic_write_bytes(latent_path(latent_dir, w), save(tensors, metadata=meta))
@@ -119,4 +184,4 @@ def encode_dataset(
     finally:
         if bar is not None:
             bar.stop()
-    return {"encoded": len(todo), "skipped": len(windows) - len(todo)}
+    return {"encoded": len(todo), "skipped": len(mine) - len(todo)}

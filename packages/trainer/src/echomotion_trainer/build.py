@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from safetensors.torch import load_file
 from torch import Tensor
 from torch.utils.data import default_collate
@@ -26,13 +27,14 @@ from echomotion_dualdit.checkpoint import upgrade_legacy_keys
 from echomotion_dualdit.codecs import SpaceToDepthCodec, WanVAECodec, fit_pixel_stats
 from echomotion_dualdit.text import MiniLMTextEncoder, UMT5TextEncoder
 from echomotion_humove.datasets import LatentDataset, MotionDataset, motion_from_batch
-from echomotion_humove.encode import encode_dataset
+from echomotion_humove.encode import encode_dataset, load_null_text, missing_windows
 from echomotion_humove.storage import read_manifest
 from echomotion_humove.synth.writer import SynthConfig, write_synthetic_dataset
 from echomotion_humove.video_io import read_video
 from echomotion_motion_codec import MotionLayout, MotionNormalizer
 
 from .config import DataConfig, ModelConfig, TrainConfig
+from .distributed import DistInfo
 from .loop import TrainBatch
 from .regions import latent_person_mask
 from .sources import IndexedDataset
@@ -44,10 +46,10 @@ __all__ = [
     "build_text_encoder",
     "build_video_codec",
     "check_model_source",
-    "wan_dual_blocks",
     "fit_normalizer",
     "load_init_weights",
     "prepare_data",
+    "wan_dual_blocks",
 ]
 
 _LAYOUT = MotionLayout()
@@ -272,7 +274,7 @@ class RunData:
     motion: IndexedDataset[dict[str, Any]]
     normalizer: MotionNormalizer
     null_text: Tensor  # (1, L, Dt)
-    codec: Any  # the video codec the latents were made with
+    codec: Any  # the space-to-depth codec the latents were made with; None for a Wan VAE
     collate_paired: Any
     collate_motion: Any
 
@@ -327,16 +329,34 @@ def fit_codec_stats(
     return mean, std
 
 
-def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec: Any) -> RunData:
+def _barrier(info: DistInfo) -> None:
+    if info.distributed:
+        dist.barrier()
+
+
+def prepare_data(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    info: DistInfo | None = None,
+    text_encoder: Any = None,
+    codec: Any = None,
+) -> RunData:
     """Synthesize (if asked) and encode the dataset, fit the normalizer, build the datasets.
 
+    Collective under torchrun: rank 0 synthesizes and fits the statistics while the others
+    wait; every rank encodes its share of the windows (`encode_dataset`'s rank split). The text
+    encoder and the video codec are built (from ``config.data``, unless given) only when some
+    window has no cache file, and dropped afterwards: a run whose cache exists never loads them.
     A space-to-depth codec is replaced by one normalized with the training videos' statistics
-    (`RunData.codec`); the latent cache is keyed on those statistics."""
+    (`RunData.codec`; the latent cache is keyed on those statistics); a Wan VAE is not kept
+    (`RunData.codec` None; validation builds its own)."""
+    info = info or DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     d = config.data
     if d.dataset is None:
         raise ValueError("data.dataset: a paired HuMoVe dataset folder is needed")
     root = Path(d.dataset)
-    if d.synthesize > 0:  # resumable: finished shards are skipped
+    if d.synthesize > 0 and info.is_main:  # resumable: finished shards are skipped
         write_synthetic_dataset(
             root,
             SynthConfig(
@@ -351,6 +371,7 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
             workers=max(1, min(2, os.cpu_count() or 1)),
             progress=True,
         )
+    _barrier(info)
     if not root.exists():
         raise FileNotFoundError(
             f"data.dataset: no dataset at {root} (set data.synthesize to make one)"
@@ -359,35 +380,48 @@ def prepare_data(config: TrainConfig, run_dir: Path, *, text_encoder: Any, codec
     if not records:
         raise ValueError(f"data.dataset: {root} has no accepted clips")
     tag = ""
-    if isinstance(codec, SpaceToDepthCodec):
-        mean, std = fit_codec_stats(root, records, run_dir)
-        codec = SpaceToDepthCodec(patch=codec.patch, mean=mean, std=std)  # type: ignore[arg-type]
+    kept_codec = codec
+    if d.video_codec == "space_to_depth":
+        if info.is_main:
+            fit_codec_stats(root, records, run_dir)
+        _barrier(info)
+        mean, std = fit_codec_stats(root, records, run_dir)  # read back on every rank
+        patch = codec.patch if isinstance(codec, SpaceToDepthCodec) else 2
+        kept_codec = SpaceToDepthCodec(patch=patch, mean=mean, std=std)  # type: ignore[arg-type]
         tag = "-" + hashlib.sha256(json.dumps([mean, std]).encode()).hexdigest()[:8]
-    latents = f"latents-{d.video_codec}{tag}-{d.text_encoder}-{d.frames}"
-    encode_dataset(
-        root,
-        _PixelEncoder(codec),
-        _PromptEncoder(text_encoder),
-        window=d.frames,
-        latents=latents,
-        batch_size=8,
-        progress=True,
-    )
+    dtype_tag = "-bf16" if d.cache_dtype == "bfloat16" else ""
+    latents = f"latents-{d.video_codec}{tag}-{d.text_encoder}-{d.frames}{dtype_tag}"
+    if missing_windows(root, window=d.frames, latents=latents):
+        encoder = text_encoder or build_text_encoder(d, info.device)
+        pixels = kept_codec or build_video_codec(d, info.device)
+        encode_dataset(
+            root,
+            _PixelEncoder(pixels),
+            _PromptEncoder(encoder),
+            window=d.frames,
+            latents=latents,
+            batch_size=8,
+            progress=info.is_main,
+            rank=info.rank,
+            world_size=info.world_size,
+            store_dtype=getattr(torch, d.cache_dtype),
+        )
+        del encoder, pixels  # not resident while training
+        if info.device.type == "cuda":
+            torch.cuda.empty_cache()
+    _barrier(info)
     paired = LatentDataset(root, latents=latents, window=d.frames)
     normalizer_path = run_dir / "motion_normalizer.safetensors"
-    if normalizer_path.is_file():
-        normalizer = MotionNormalizer.load(normalizer_path)
-    else:
-        normalizer = fit_normalizer(MotionDataset(root, window=d.frames))
-        normalizer.save(normalizer_path)
-    with torch.no_grad():
-        null_text = text_encoder.encode([""]).float().cpu()  # (1, L, Dt)
+    if info.is_main and not normalizer_path.is_file():
+        fit_normalizer(MotionDataset(root, window=d.frames)).save(normalizer_path)
+    _barrier(info)
+    normalizer = MotionNormalizer.load(normalizer_path)
     return RunData(
         paired=paired,
         motion=paired,  # phase 1 trains on the motions of the paired data (video dropped)
         normalizer=normalizer,
-        null_text=null_text,
-        codec=codec,
+        null_text=load_null_text(root, latents),  # (1, L, Dt)
+        codec=kept_codec,
         collate_paired=_collate(
             normalizer,
             with_video=True,

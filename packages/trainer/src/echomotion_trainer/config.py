@@ -125,7 +125,16 @@ class DataConfig(_Strict):
     height: int = Field(64, gt=0)
     width: int = Field(64, gt=0)
     batch_size: int = Field(4, ge=1, description="per-process batch size")
-    num_workers: int = Field(0, ge=0)
+    num_workers: int = Field(
+        0,
+        ge=0,
+        description="DataLoader worker processes reading and collating batches; 0 = in the loop",
+    )
+    cache_dtype: Literal["bfloat16", "float32"] = Field(
+        "bfloat16",
+        description="dtype of the cached video latents and text states (float32 keeps the "
+        "lossless space-to-depth codec lossless)",
+    )
     video_codec: Literal["space_to_depth", "wan_vae"] = "space_to_depth"
     vae_path: str | None = None
     text_encoder: Literal["minilm", "umt5"] = "minilm"

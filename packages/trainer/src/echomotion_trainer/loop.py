@@ -99,6 +99,15 @@ class TrainBatch:
     def batch_size(self) -> int:
         return int(self.motion.shape[0])
 
+    def pin_memory(self) -> TrainBatch:
+        """The same batch in page-locked memory (what a `DataLoader` with pin_memory calls)."""
+        return TrainBatch(
+            video=None if self.video is None else self.video.pin_memory(),
+            motion=self.motion.pin_memory(),
+            text=self.text.pin_memory(),
+            person=None if self.person is None else self.person.pin_memory(),
+        )
+
 
 class BatchSource(Protocol):
     """An endless, deterministic stream of batches whose position can be saved and restored."""
@@ -199,6 +208,9 @@ class Trainer:
         return opt, sched
 
     def _enter_phase(self, phase: int) -> None:
+        close = getattr(self.sources.get(self.phase), "close", None)
+        if callable(close) and phase != self.phase:
+            close()  # the finished phase's loader workers
         self.phase = phase
         self.optimizer, self.scheduler = self._make_optimizer(phase)
 

@@ -59,6 +59,7 @@ def synth_tiny() -> TrainConfig:
             height=32,
             width=32,
             batch_size=8,
+            cache_dtype="float32",  # the codec is lossless; keep it so
             video_codec="space_to_depth",
             text_encoder="minilm",
         ),

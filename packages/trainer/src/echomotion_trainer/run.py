@@ -1,8 +1,9 @@
 """`run_training`: a whole run from a config — set-up, the two phases, checkpoints, export.
 
-Launched as one process or by torchrun (same code). Rank 0 prepares the data (synthesis,
-latent caching, normalizer) while the other ranks wait, then every rank builds the same model
-(seeded), shards it with FSDP2 when there are several processes, and trains.
+Launched as one process or by torchrun (same code). Rank 0 synthesizes (if asked) and fits the
+statistics while the other ranks wait; every rank encodes its share of the latent and text
+cache; then every rank builds the same model (seeded), shards it with FSDP2 (several processes,
+or bf16), and trains.
 """
 
 from __future__ import annotations
@@ -20,15 +21,9 @@ import torch
 import torch.distributed as dist
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .build import (
-    build_model,
-    build_text_encoder,
-    build_video_codec,
-    check_model_source,
-    prepare_data,
-)
+from .build import build_model, check_model_source, prepare_data
 from .config import TrainConfig
-from .distributed import DistInfo, init_distributed, parallelize
+from .distributed import init_distributed, parallelize
 from .export import export_pipeline
 from .gather import full_model
 from .loop import StepRecord, Trainer
@@ -47,11 +42,6 @@ class RunSummary:
     final_loss_video: float | None
     out_dir: Path
     export_dir: Path | None
-
-
-def _barrier(info: DistInfo) -> None:
-    if info.distributed:
-        dist.barrier()
 
 
 def _final_losses(out_dir: Path, records: list[StepRecord], n: int = 20) -> dict[str, float | None]:
@@ -78,26 +68,24 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
         if not resume:
             _start_fresh(out_dir)
     warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-    codec = build_video_codec(config.data, info.device)
-    text_encoder = build_text_encoder(config.data, info.device)
-    if not info.is_main:
-        _barrier(info)
-    data = prepare_data(config, out_dir, text_encoder=text_encoder, codec=codec)
-    codec = data.codec  # normalized with the training videos' statistics where that applies
-    if info.is_main:
-        _barrier(info)
+    data = prepare_data(config, out_dir, info=info)  # collective: every rank encodes its share
+    codec = data.codec  # space-to-depth normalized with the training videos' statistics, or None
 
     torch.manual_seed(config.seed)  # every rank builds the same initial weights
     model = build_model(config.model)
     torch.nn.Module.to(model, info.device)  # (diffusers' typed `to` wrapper confuses mypy)
     model = parallelize(model, config, info)
-    b = config.data.batch_size
+    loader: dict[str, Any] = {
+        "batch_size": config.data.batch_size,
+        "rank": info.rank,
+        "world_size": info.world_size,
+        "num_workers": config.data.num_workers,
+        "pin_memory": info.device.type == "cuda",
+    }
     sources = {
-        1: IndexedBatchSource(data.motion, data.collate_motion, batch_size=b, seed=config.seed + 1,
-                              rank=info.rank, world_size=info.world_size),
-        2: IndexedBatchSource(data.paired, data.collate_paired, batch_size=b, seed=config.seed + 2,
-                              rank=info.rank, world_size=info.world_size),
-    }  # fmt: skip
+        1: IndexedBatchSource(data.motion, data.collate_motion, seed=config.seed + 1, **loader),
+        2: IndexedBatchSource(data.paired, data.collate_paired, seed=config.seed + 2, **loader),
+    }
     scalars = ScalarLogger(out_dir, config.logging, enabled=info.is_main)
     for note in scalars.notes:
         print(note, file=sys.stderr)
@@ -124,9 +112,8 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
     )
     if config.logging.validate_every:
         trainer.validate = Validator(
-            config, trainer, paired=data.paired, normalizer=data.normalizer, codec=codec,
-            text_encoder=text_encoder,
-        )  # fmt: skip
+            config, trainer, paired=data.paired, normalizer=data.normalizer, codec=codec
+        )
     if resume and trainer.resume():
         bar.update(task_id, completed=trainer.step)
     with bar:
@@ -141,7 +128,7 @@ def run_training(config: TrainConfig, *, resume: bool = False, progress: bool = 
                    "final_loss_motion": losses["loss_motion"],
                    "final_loss_video": losses["loss_video"]}  # fmt: skip
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    if info.distributed:
+    if dist.is_initialized():
         dist.destroy_process_group()
     return RunSummary(
         steps=trainer.step,

@@ -1,8 +1,20 @@
-"""Periodic validation samples: the three modes through the real generation pipeline, written
-as mp4 + motion + skeleton video + contact sheet under `<out_dir>/validation/step_XXXXXXXX/`."""
+"""Periodic validation, which never holds the other ranks of a job inside a collective.
+
+One process: samples of the three modes through the real generation pipeline, written as mp4 +
+motion + skeleton video + contact sheet under `<out_dir>/validation/step_XXXXXXXX/` (the text
+encoder and video codec are built at the first validation, not before).
+
+Several processes: sampling happens outside the collective loop. Every rank takes part in
+gathering the EMA weights (one collective, seconds); rank 0 exports them as a checkpoint to
+`<out_dir>/validation/step_XXXXXXXX/checkpoint/` and the job trains on. Sample or score that
+checkpoint from another process (`echomotion generate --checkpoint …`, `echomotion eval …`):
+fifty sampling steps on rank 0 while the others wait in the next step's all-gather would run
+into the process-group timeout.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +26,9 @@ from echomotion_motion_codec import SkeletonBodyModel
 from echomotion_samplers.export import export_result
 from echomotion_samplers.pipeline import EchoMotionPipeline
 
+from .build import build_text_encoder, build_video_codec
 from .config import TrainConfig
-from .export import pipeline_config
+from .export import export_pipeline, pipeline_config
 from .gather import full_model
 from .loop import Trainer
 
@@ -23,8 +36,8 @@ __all__ = ["Validator"]
 
 
 class Validator:
-    """Called by the loop every `logging.validate_every` steps (on every rank: the model gather is
-    collective); samples on rank 0 with the EMA weights."""
+    """Called by the loop every `logging.validate_every` steps on every rank (the weight gather is
+    collective); samples with the EMA weights on one process, exports them on several."""
 
     def __init__(
         self,
@@ -33,8 +46,8 @@ class Validator:
         *,
         paired: Any,
         normalizer: Any,
-        codec: Any,
-        text_encoder: Any,
+        codec: Any = None,
+        text_encoder: Any = None,
     ) -> None:
         self.config = config
         self.trainer = trainer
@@ -48,7 +61,22 @@ class Validator:
         if model is None:
             return []
         cfg = self.config
+        out = Path(cfg.out_dir) / "validation" / f"step_{step:08d}"
+        if self.trainer.dist.distributed:
+            folder = export_pipeline(
+                cfg, model, self.normalizer, out / "checkpoint", codec=self.codec
+            )
+            print(
+                f"validation: step {step}'s EMA weights are in {folder}; sample them outside the "
+                f"job: echomotion generate --checkpoint {folder} …",
+                file=sys.stderr,
+            )
+            return [folder]
         device = self.trainer.dist.device
+        if self.codec is None:
+            self.codec = build_video_codec(cfg.data, device)
+        if self.text_encoder is None:
+            self.text_encoder = build_text_encoder(cfg.data, device)
         pipe = EchoMotionPipeline(
             transformer=model,
             video_codec=self.codec,
@@ -80,7 +108,6 @@ class Validator:
             "seed": cfg.seed,
             "progress": False,
         }
-        out = Path(cfg.out_dir) / "validation" / f"step_{step:08d}"
         written: list[Path] = []
         results = {
             "joint": pipe.joint(prompt, **sampling),
