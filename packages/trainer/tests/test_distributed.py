@@ -87,12 +87,13 @@ def test_hybrid_layers_with_checkpointing_and_accumulation_match_one_process(
     tmp_path: Path,
 ) -> None:
     """Dual layers 1 and 3 of 4 (motion skips layers 0 and 2), gradient checkpointing on; the
-    two processes accumulate two micro-batches of 1 (gradients reduced after the second only),
-    the one process takes batches of 4."""
+    two processes accumulate two micro-batches of 1 (gradients reduced after the second only)
+    with FSDP2's CPU offload policy, the one process takes batches of 4."""
     extra = [*COMMON, "model.dual_blocks=[1,3]", "model.gradient_checkpointing=true"]
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     _run([str(one), "4", *extra], tmp_path)
-    _run([str(two), "1", *extra, "optim.grad_accum=2"], tmp_path, procs=2, port=29520)
+    offload = ["optim.grad_accum=2", "parallel.cpu_offload=true"]
+    _run([str(two), "1", *extra, *offload], tmp_path, procs=2, port=29520)
     a, b = _read(one), _read(two)
     assert not any(k.startswith(("blocks.0.motion.", "blocks.2.motion.")) for k in a["params"])
     assert any(k.startswith("blocks.3.motion.") for k in a["params"])
