@@ -271,3 +271,34 @@ def test_gradient_accumulation_equals_one_larger_batch(tmp_path: Path) -> None:
         2, 1, tmp_path / "small"
     )  # the check can fail: half the batch differs
     assert any(not torch.allclose(other[k], big[k], rtol=1e-5, atol=1e-6) for k in big)
+
+
+def test_a_bf16_wan_folder_trains_fp32_master_weights(tmp_path: Path) -> None:
+    """A Wan checkpoint stored in bf16 is upcast: AdamW's small steps (lr 8e-6) would vanish in
+    bf16 weights. Its values are kept exactly (bf16 → fp32 is exact)."""
+    from diffusers import WanTransformer3DModel
+
+    from echomotion_trainer.build import build_model
+    from echomotion_trainer.config import ModelConfig
+
+    torch.manual_seed(0)
+    wan = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=4,
+        out_channels=4,
+        text_dim=16,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=2,
+    )
+    wan.to(torch.bfloat16).save_pretrained(tmp_path / "wan")
+    model = build_model(ModelConfig(preset="wan2.1-1.3b", wan_path=str(tmp_path / "wan")))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert len(model.motion_blocks) == 2  # the 1.3B preset: every layer dual
+    stored = wan.state_dict()["blocks.0.ffn.net.0.proj.weight"]
+    assert stored.dtype == torch.bfloat16
+    torch.testing.assert_close(
+        model.state_dict()["blocks.0.ffn.net.0.proj.weight"], stored.float(), rtol=0, atol=0
+    )
