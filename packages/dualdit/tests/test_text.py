@@ -54,6 +54,9 @@ def test_umt5_encoder_pads_to_512_with_zeros(tmp_path: Path) -> None:
     torch.testing.assert_close(states[0, :4], direct[0])
     with pytest.raises(ValueError, match="prompts"):
         encoder.encode("a person walks")
+    # The pipeline's text_encoder/ alone finds the sibling tokenizer/ (Wan's diffusers layout).
+    alone = UMT5TextEncoder.from_pretrained(tmp_path / "text_encoder")
+    torch.testing.assert_close(alone.encode(["a person jumps"]), states[1:2])
     with pytest.raises(ValueError, match="UMT5"):
         UMT5TextEncoder.from_pretrained(tmp_path / "nothing")
 

@@ -36,7 +36,8 @@ class UMT5TextEncoder:
         max_length: int = WAN_TEXT_LENGTH,
     ) -> UMT5TextEncoder:
         """Load from local folders: a Wan pipeline folder (``text_encoder/`` + ``tokenizer/``), or an
-        encoder folder with ``tokenizer_path`` (default: the same folder). Never the hub."""
+        encoder folder with ``tokenizer_path`` (default: the same folder if it holds a tokenizer,
+        else the pipeline's sibling ``../tokenizer``). Never the hub."""
         root = Path(path)
         encoder_dir = (
             root / "text_encoder" if (root / "text_encoder" / "config.json").is_file() else root
@@ -46,7 +47,7 @@ class UMT5TextEncoder:
                 f"path must be a local UMT5 encoder folder (config.json) or a Wan pipeline folder, got {str(path)!r}"
             )
         if tokenizer_path is None:
-            tokenizer_path = root / "tokenizer" if (root / "tokenizer").is_dir() else encoder_dir
+            tokenizer_path = _tokenizer_dir(root, encoder_dir)
         model: Any = UMT5EncoderModel.from_pretrained(str(encoder_dir), local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path), local_files_only=True)
         return cls(model.to(device=device, dtype=torch_dtype), tokenizer, max_length=max_length)
@@ -63,3 +64,17 @@ class UMT5TextEncoder:
         return encode_zero_padded(
             self.model, self.tokenizer, prompts, self._max_length
         )  # (B, 512, Dt)
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "tokenizer_config.json")
+
+
+def _tokenizer_dir(root: Path, encoder_dir: Path) -> Path:
+    """Where a Wan folder keeps the tokenizer: ``root/tokenizer``, the encoder folder itself, or
+    (when ``root`` is a pipeline's ``text_encoder/``) the sibling ``tokenizer/``."""
+    if (root / "tokenizer").is_dir():
+        return root / "tokenizer"
+    sibling = encoder_dir.parent / "tokenizer"
+    if not any((encoder_dir / n).is_file() for n in _TOKENIZER_FILES) and sibling.is_dir():
+        return sibling
+    return encoder_dir
