@@ -1,7 +1,7 @@
 """`echomotion train`: registered on the `echomotion` command through the `echomotion.commands`
 entry point (samplers' plug-in contract), and runnable as `python -m echomotion_trainer` —
 which is what torchrun launches: `torchrun --nproc-per-node 8 -m echomotion_trainer train ...`.
-`echomotion eval` is registered beside it (`eval_cli.py`).
+`echomotion eval` (`eval_cli.py`) and `echomotion plan` (`plan_cli.py`) are registered beside it.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def train(
     from .run import run_training
 
     summary = run_training(cfg, resume=resume)
+    if summary.export_dir is None:  # a rank other than 0 of a torchrun job: rank 0 reports
+        return
     _console.print(
         f"trained {summary.steps} steps in {summary.seconds:.0f} s; "
         f"final motion loss {summary.final_loss_motion}, video loss {summary.final_loss_video}; "
@@ -84,10 +86,12 @@ def export(
 def register(app: typer.Typer) -> None:
     """The `echomotion.commands` entry point."""
     from .eval_cli import eval_command
+    from .plan_cli import plan_command
 
     app.command("train")(train)
     app.command("eval")(eval_command)
     app.command("export")(export)
+    app.command("plan")(plan_command)
 
 
 def main() -> None:
