@@ -4,7 +4,7 @@
 Needs only Python >= 3.11 and pip. Usage (from the repository root):
 
     python3 tools/dev.py demo   # set up .venv, then generate video + motion (outputs/demo/)
-    python3 tools/dev.py test   # set up, lint, test each package alone, then the root tests
+    python3 tools/dev.py test   # set up, lint, test each package alone, the root tests, experiments/
     python3 tools/dev.py setup  # only set up .venv (every package editable + dev tools)
     python3 tools/dev.py lint   # ruff, ruff format --check, mypy, package layering
 
@@ -296,6 +296,9 @@ def cmd_test(only: list[str]) -> None:
     if not only or "root" in only:
         print("\n=== root: cross-package tests ===", flush=True)
         pytest(py, ROOT / "tests", "root tests")
+    if not only or "experiments" in only:
+        print("\n=== experiments: the shipped toy's stages and the lab scripts ===", flush=True)
+        pytest(py, ROOT / "experiments" / "tests", "experiments tests")
     print(f"\nall green in {time.time() - start:.0f} s")
 
 

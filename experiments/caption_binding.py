@@ -2,7 +2,7 @@
 """How much the caption steers the clothes in motion→video: the model's clean-video estimate x̂
 of a garment under captions naming each cloth colour, at a few noise levels.
 
-    python tools/caption_binding.py checkpoints/synth-tiny --garment shirt --out binding.json
+    python experiments/caption_binding.py checkpoints/synth-tiny --garment shirt --out binding.json
 
 For each held-out clip (the eval's, seeds from 10000) and each σ: the clip's latents are noised,
 x_σ = (1 − σ)·x + σ·ε (ε seeded), and the model is run once per cloth colour, with the clip's

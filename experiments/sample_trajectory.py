@@ -3,7 +3,7 @@
 x̂ = x_σ − σ·u (the samplers' `StepInfo.denoised`) at a few noise levels, beside the final
 sample and the ground-truth rendering of the same motion, on fresh synthetic clips.
 
-    python tools/sample_trajectory.py checkpoints/synth-tiny docs/synth-tiny/trajectory.png \
+    python experiments/sample_trajectory.py checkpoints/synth-tiny docs/synth-tiny/trajectory.png \
         --solver euler
 
 Each row is one clip (the middle frame of its 9); columns are x̂ at the chosen σ, the final

@@ -1,12 +1,12 @@
-"""tools/eval_table.py: one column per report, "—" for a figure a report lacks."""
+"""experiments/eval_table.py: one column per report, "—" for a figure a report lacks."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments"))
 
 import eval_table  # noqa: E402
 
@@ -26,7 +26,7 @@ def test_cli_reads_reports(tmp_path: Path) -> None:
     report = {"format": "echomotion.eval", "metrics": {"m2v": {"psnr_db": 19.0, "ssim": 0.5}}}
     path = tmp_path / "r.json"
     path.write_text(json.dumps(report))
-    run = [sys.executable, str(ROOT / "tools" / "eval_table.py")]
+    run = [sys.executable, str(ROOT / "experiments" / "eval_table.py")]
     ok = subprocess.run([*run, f"x={path}"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert "| 19.00 / 0.500 |" in ok.stdout

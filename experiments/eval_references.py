@@ -3,7 +3,7 @@
 its numbers can be read: what ignoring the input scores, and what a video with the right
 backdrop but no person scores.
 
-    python tools/eval_references.py --clips 8 --seed 10000 --size 32 --frames 9 --fps 8 \
+    python experiments/eval_references.py --clips 8 --seed 10000 --size 32 --frames 9 --fps 8 \
         --camera-distance 1.2 2.0
 
 - v2m, "another clip's motion": clip i scored against clip i+1's camera-frame motion (a

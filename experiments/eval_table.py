@@ -2,12 +2,12 @@
 """The README's evaluation table from `echomotion eval` reports: one column per report, one row
 per figure, and a last column of model-free references on the same held-out clips.
 
-    python tools/eval_table.py "shipped=docs/eval/synth-tiny.json" \
+    python experiments/eval_table.py "shipped=docs/eval/synth-tiny.json" \
         "previous=docs/eval/synth-tiny-stage3.json" --references
 
 Columns are `LABEL=REPORT.json`; a figure a report lacks is "—". `--references` adds what
 ignoring the input scores (v2m: another clip's motion; m2v: the backdrop with nobody in it,
-`tools/eval_references.py`'s `reference_scores`), chance for the classifiers and the data's own motion statistics,
+`experiments/eval_references.py`'s `reference_scores`), chance for the classifiers and the data's own motion statistics,
 computed on the first report's clips (seeds, size, frames, fps, camera range).
 """
 

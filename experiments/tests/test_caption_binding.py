@@ -1,4 +1,4 @@
-"""tools/caption_binding.py: captions rewritten in the world's wording; the report's shape."""
+"""experiments/caption_binding.py: captions rewritten in the world's wording; the report's shape."""
 
 import subprocess
 import sys
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT / "checkpoints" / "synth-tiny"
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "experiments"))
 
 import caption_binding  # noqa: E402
 
@@ -28,7 +28,7 @@ def test_recaptioned_changes_only_the_garment_colour() -> None:
 def test_report_on_the_shipped_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "b.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "caption_binding.py"), str(CHECKPOINT),
+        [sys.executable, str(ROOT / "experiments" / "caption_binding.py"), str(CHECKPOINT),
          "--clips", "1", "--sigmas", "0.9", "--garment", "trousers", "--out", str(out)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""tools/ablations: the variant table's config differences and the report's arithmetic on
+"""experiments/ablations: the variant table's config differences and the report's arithmetic on
 step logs with a known answer (no training)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools" / "ablations"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ablations"))
 
 import analysis
 import report

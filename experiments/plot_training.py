@@ -2,7 +2,7 @@
 """Plot a training run's flow losses from its `metrics.jsonl`: motion and video loss per
 paradigm (trailing mean), with the phase boundary marked.
 
-    python tools/plot_training.py outputs/synth-tiny docs/synth-tiny/losses.png [--window 50]
+    python experiments/plot_training.py outputs/synth-tiny docs/synth-tiny/losses.png [--window 50]
 """
 
 from __future__ import annotations

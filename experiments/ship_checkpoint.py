@@ -1,6 +1,6 @@
 """Make the checkpoint the repository ships from a trained export (`<run>/final`).
 
-    python tools/ship_checkpoint.py outputs/synth-tiny-anneal/final checkpoints/synth-tiny \
+    python experiments/ship_checkpoint.py outputs/synth-tiny-anneal/final checkpoints/synth-tiny \
         --steps 30 --guidance 1.0 --guidance-cond 1.0 --solver stochastic --eta 1 --motion-eta 0
 
 What changes on the way: the transformer's weights are stored in float16 (half the bytes;

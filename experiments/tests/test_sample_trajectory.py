@@ -1,4 +1,4 @@
-"""tools/sample_trajectory.py on the shipped checkpoint: x̂ columns, the sample, the truth."""
+"""experiments/sample_trajectory.py on the shipped checkpoint: x̂ columns, the sample, the truth."""
 
 import subprocess
 import sys
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT / "checkpoints" / "synth-tiny"
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "experiments"))
 
 import sample_trajectory  # noqa: E402
 
@@ -30,7 +30,7 @@ def test_columns_end_on_the_sample_and_the_truth(solver: str) -> None:
 def test_cli_writes_the_sheet(tmp_path: Path) -> None:
     out = tmp_path / "t.png"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "sample_trajectory.py"), str(CHECKPOINT), str(out),
+        [sys.executable, str(ROOT / "experiments" / "sample_trajectory.py"), str(CHECKPOINT), str(out),
          "--clips", "1", "--steps", "2", "--show", "2", "--scale", "1"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Train and score the ablation variants (tools/ablations/README.md); resumable.
+"""Train and score the ablation variants (experiments/ablations/README.md); resumable.
 
-    python tools/ablations/run.py                       # every variant, seeds 0 and 1, 500 steps
-    python tools/ablations/run.py --steps 6 --seeds 0 --variants base video-only --out /tmp/abl
-    python tools/ablations/report.py                    # then: docs/ablations.md + PNGs
+    python experiments/ablations/run.py                       # every variant, seeds 0 and 1, 500 steps
+    python experiments/ablations/run.py --steps 6 --seeds 0 --variants base video-only --out /tmp/abl
+    python experiments/ablations/report.py                    # then: docs/ablations.md + PNGs
 
 Per run (`<out>/<variant>/seed<k>/`): the trainer's own files (`metrics.jsonl`, `summary.json`,
 `final/`, …), `heldout.json` (heldout.py), `eval.json` (`evaluate_checkpoint`, small) and
@@ -104,7 +104,7 @@ def record_settings(out: Path, args: argparse.Namespace, argv: list[str]) -> dic
         "heldout_clips": args.heldout_clips,
         "eval_clips": args.eval_clips,
         "eval_steps": args.eval_steps,
-        "command": shlex.join(["python", "tools/ablations/run.py", *argv]),
+        "command": shlex.join(["python", "experiments/ablations/run.py", *argv]),
     }
     write_json(path, settings)
     return settings
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(runs)} runs in {(time.perf_counter() - start) / 60:.1f} min")
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)} (run the same command again to retry)")
-    print(f"next: python tools/ablations/report.py --out {args.out}")
+    print(f"next: python experiments/ablations/report.py --out {args.out}")
 
 
 if __name__ == "__main__":
