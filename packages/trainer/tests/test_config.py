@@ -38,20 +38,15 @@ def test_unknown_keys_and_bad_values_are_named(tmp_path: Path) -> None:
         apply_overrides(TrainConfig(), ["optim.lr"])
     with pytest.raises(ConfigError, match=r"phase2: .*positive probability"):
         apply_overrides(TrainConfig(), ["phase2.joint=0", "phase2.m2v=0", "phase2.v2m=0"])
-    with pytest.raises(ConfigError, match=r"video_prediction=sample.*num_train_timesteps"):
-        apply_overrides(
-            TrainConfig(), ["model.video_prediction=sample", "flow.num_train_timesteps=500"]
-        )
-    with pytest.raises(ConfigError, match=r"video_prediction=sample.*wan_path"):
-        apply_overrides(TrainConfig(), ["model.video_prediction=sample", "model.wan_path=/w"])
-    with pytest.raises(ConfigError, match=r"model\.video_prediction"):
-        apply_overrides(TrainConfig(), ["model.video_prediction=epsilon"])
-    with pytest.raises(ConfigError, match=r"video_prediction=preconditioned.*wan_path"):
-        apply_overrides(
-            TrainConfig(), ["model.video_prediction=preconditioned", "model.wan_path=/w"]
-        )
-    pre = apply_overrides(TrainConfig(), ["model.video_prediction=preconditioned"])
-    assert pre.model.video_prediction == "preconditioned"
+    (tmp_path / "old.yaml").write_text(
+        "model:\n  video_prediction: velocity\nflow:\n  sample_loss_min_sigma: 0.05\n"
+    )
+    assert load_config(tmp_path / "old.yaml") == TrainConfig()  # retired keys at their only value
+    (tmp_path / "old.yaml").write_text("model:\n  video_prediction: sample\n")
+    with pytest.raises(
+        ConfigError, match=r"model\.video_prediction='sample' is no longer supported"
+    ):
+        load_config(tmp_path / "old.yaml")
 
 
 def test_sampling_section_becomes_the_exports_defaults() -> None:

@@ -63,24 +63,6 @@ def test_plans_are_reproducible() -> None:
     ]
 
 
-def test_sample_loss_weight_turns_the_velocity_loss_into_a_floored_x_loss() -> None:
-    from echomotion_dualdit import velocity_from_sample
-    from echomotion_trainer.flow import add_noise, flow_loss, sample_loss_weight, velocity_target
-
-    gen = torch.Generator().manual_seed(0)
-    x, noise = torch.randn(3, 4, 5, generator=gen), torch.randn(3, 4, 5, generator=gen)
-    x_hat = x + 0.1 * torch.randn(3, 4, 5, generator=gen)
-    sigma = torch.tensor([0.01, 0.05, 0.5])
-    v_hat = velocity_from_sample(add_noise(x, noise, sigma), x_hat, sigma * 1000)
-    weight = sample_loss_weight(sigma, 0.05)
-    torch.testing.assert_close(weight, torch.tensor([0.04, 1.0, 1.0]))
-    got = flow_loss(v_hat, velocity_target(x, noise), weight)
-    floor = sigma.clamp(min=0.05).reshape(-1, 1, 1)
-    want = ((x_hat - x) / floor).pow(2).mean()
-    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
-    assert flow_loss(v_hat, velocity_target(x, noise)) > got  # unweighted: 1/σ² at σ = 0.01
-
-
 def test_lr_multiplier_warms_up_then_decays_to_the_final_ratio() -> None:
     import math
 

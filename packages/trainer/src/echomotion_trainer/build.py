@@ -102,8 +102,6 @@ def build_model(cfg: ModelConfig) -> DualDiT:
         options["dual_blocks"] = list(cfg.dual_blocks)
     if cfg.single_stream:
         options["single_stream"] = True
-    if cfg.video_prediction != "velocity":
-        options["video_prediction"] = cfg.video_prediction
     if cfg.wan_path is not None:
         if not Path(cfg.wan_path).is_dir():
             raise FileNotFoundError(f"model.wan_path: no Wan transformer folder at {cfg.wan_path}")

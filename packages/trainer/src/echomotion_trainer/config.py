@@ -64,13 +64,6 @@ class ModelConfig(_Strict):
     single_stream: bool = Field(
         False, description="ablation (paper A.8.3): motion tokens share the video blocks' weights"
     )
-    video_prediction: Literal["velocity", "sample", "preconditioned"] = Field(
-        "velocity",
-        description="video head output: Wan's velocity, the clean latents (x-prediction, for "
-        "pixel-like latents; the forward still returns a velocity and the loss stays the "
-        "velocity loss, weighted down below flow.sample_loss_min_sigma), or preconditioned "
-        "(EDM's skip / output scalings: x-prediction at high noise, ε at low; plain velocity loss)",
-    )
     num_layers: int | None = Field(None, ge=1, description="None = the preset's")
     num_attention_heads: int | None = Field(None, ge=1, description="None = the preset's")
     attention_head_dim: int | None = Field(
@@ -181,13 +174,6 @@ class FlowConfig(_Strict):
     shift: float = Field(8.0, gt=0, description="timestep shift σ' = sσ/(1+(s−1)σ)")
     num_train_timesteps: int = 1000
     video_loss_weight: float = Field(1.0, ge=0)
-    sample_loss_min_sigma: float = Field(
-        0.05,
-        gt=0,
-        le=1,
-        description="with model.video_prediction=sample, the video velocity loss |x̂ − x|²/σ² "
-        "is weighted by min(1, σ/this)², i.e. it becomes |x̂ − x|²/max(σ, this)²",
-    )
     motion_loss_weight: float = Field(1.0, ge=0)
     person_loss_weight: float = Field(
         1.0,
@@ -300,23 +286,6 @@ class TrainConfig(_Strict):
     logging: LoggingConfig = LoggingConfig()
     sampling: SamplingConfig = SamplingConfig()
 
-    @model_validator(mode="after")
-    def _video_prediction(self) -> TrainConfig:
-        kind = self.model.video_prediction
-        if kind != "velocity":
-            if self.flow.num_train_timesteps != 1000:
-                raise ValueError(
-                    f"model.video_prediction={kind}: the model reads σ as timestep/1000 (Wan's "
-                    f"scale), so flow.num_train_timesteps must be 1000, got "
-                    f"{self.flow.num_train_timesteps}"
-                )
-            if self.model.wan_path is not None:
-                raise ValueError(
-                    f"model.video_prediction={kind} does not fit model.wan_path: Wan's video head "
-                    "predicts velocity"
-                )
-        return self
-
     @property
     def total_steps(self) -> int:
         return self.phase1.steps + self.phase2.steps
@@ -356,7 +325,7 @@ def load_config(path: str | os.PathLike[str], base: TrainConfig | None = None) -
         raise ConfigError(f"{path}: expected a .yaml, .yml or .toml file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    merged = _deep_merge(base.model_dump(mode="json") if base else {}, data)
+    merged = _deep_merge(base.model_dump(mode="json") if base else {}, _retire(data, str(path)))
     return build_config(merged, str(path))
 
 
@@ -377,6 +346,27 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
             raise ConfigError(f"override {item!r}: unknown key {key}")
         node[parts[-1]] = _scalar(raw)
     return build_config(data, "overrides")
+
+
+# Keys of removed features that run folders written before still hold: dropped when they carry
+# the value that is now the only behaviour (None: any value), refused otherwise.
+_RETIRED: dict[tuple[str, str], Any] = {
+    ("model", "video_prediction"): "velocity",
+    ("flow", "sample_loss_min_sigma"): None,
+}
+
+
+def _retire(data: dict[str, Any], source: str) -> dict[str, Any]:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for (section, key), only in _RETIRED.items():
+        node = out.get(section)
+        if isinstance(node, dict) and key in node:
+            value = node.pop(key)
+            if only is not None and value != only:
+                raise ConfigError(
+                    f"{source}: {section}.{key}={value!r} is no longer supported (only {only!r})"
+                )
+    return out
 
 
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n"}

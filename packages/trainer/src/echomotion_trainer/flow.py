@@ -13,7 +13,6 @@ from torch import Tensor
 __all__ = [
     "add_noise",
     "flow_loss",
-    "sample_loss_weight",
     "sample_sigmas",
     "shift_sigma",
     "velocity_target",
@@ -61,10 +60,3 @@ def flow_loss(
         return err.mean()
     r = region.float().expand_as(err)
     return (err * r).sum() / r.sum().clamp_min(1e-12)
-
-
-def sample_loss_weight(sigma: Tensor, min_sigma: float) -> Tensor:
-    """min(1, σ/σ_min)² per sample: for an x-predicting head, whose velocity error is
-    |x̂ − x|/σ, this turns the velocity loss into |x̂ − x|²/max(σ, σ_min)² (no 1/σ² blow-up
-    as σ → 0)."""
-    return (sigma.float() / min_sigma).clamp(max=1.0).pow(2)

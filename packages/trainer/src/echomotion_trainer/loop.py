@@ -25,7 +25,7 @@ from .checkpoint import CheckpointManager, capture_rng, restore_rng
 from .config import PhaseConfig, TrainConfig
 from .distributed import DistInfo, all_reduce_mean
 from .ema import EMA
-from .flow import add_noise, flow_loss, sample_loss_weight, sample_sigmas, velocity_target
+from .flow import add_noise, flow_loss, sample_sigmas, velocity_target
 from .paradigms import Role, StepPlan, plan_step
 from .regions import region_weight
 
@@ -308,7 +308,7 @@ class Trainer:
                     encoder_hidden_states=text,
                     task=task,
                 )
-            losses = self._losses(out, micro, v_t, v_target, m_target)
+            losses = self._losses(out, micro, v_target, m_target)
             loss = sum(
                 (weights[k] * v for k, v in losses.items()), start=torch.zeros((), device=device)
             )
@@ -343,7 +343,6 @@ class Trainer:
         self,
         out: Any,
         batch: TrainBatch,
-        v_t: Tensor | None,
         v_target: Tensor | None,
         m_target: Tensor | None,
     ) -> dict[str, Tensor]:
@@ -351,11 +350,6 @@ class Trainer:
         cfg = self.config
         losses: dict[str, Tensor] = {}
         if v_target is not None:
-            weight = None
-            if cfg.model.video_prediction == "sample":
-                assert v_t is not None
-                sigma = v_t / cfg.flow.num_train_timesteps  # (B,)
-                weight = sample_loss_weight(sigma, cfg.flow.sample_loss_min_sigma)
             region = None
             if cfg.flow.person_loss_weight > 1.0:
                 if batch.person is None:
@@ -366,7 +360,7 @@ class Trainer:
                 region = region_weight(
                     batch.person.to(self.dist.device), cfg.flow.person_loss_weight
                 )
-            losses["video"] = flow_loss(out.video, v_target, weight, region)
+            losses["video"] = flow_loss(out.video, v_target, None, region)
         if m_target is not None:
             losses["motion"] = flow_loss(out.motion, m_target)
         return losses

@@ -249,7 +249,7 @@ def meta_model(config: TrainConfig) -> DualDiT:
         overrides["dual_blocks"] = tuple(m.dual_blocks)
     if m.single_stream:
         overrides["single_stream"] = True
-    cfg = preset(m.preset).with_(video_prediction=m.video_prediction, **overrides)
+    cfg = preset(m.preset).with_(**overrides)
     with torch.device("meta"):
         return DualDiT.from_config_dataclass(cfg)
 
