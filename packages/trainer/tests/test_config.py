@@ -144,3 +144,29 @@ def test_yaml_1_1_words_stay_strings_in_overrides() -> None:
     assert c.optim.grad_accum == 4 and c.parallel.cpu_offload
     with pytest.raises(ConfigError, match=r"optim\.grad_accum"):
         apply_overrides(TrainConfig(), ["optim.grad_accum=0"])
+
+
+def test_values_out_of_range_are_named() -> None:
+    from echomotion_trainer.build import check_model_source
+
+    for bad, key in [
+        ("optim.ema_decay=2.0", r"optim\.ema_decay"),
+        ("optim.ema_decay=0", r"optim\.ema_decay"),
+        ("flow.num_train_timesteps=0", r"flow\.num_train_timesteps"),
+        ("optim.betas=[0.9, 1.5]", r"optim\.betas"),
+        ("optim.eps=0", r"optim\.eps"),
+        ("optim.grad_clip=-1", r"optim\.grad_clip"),
+        ("phase2.lr=0", r"phase2\.lr"),
+        ("model.dual_blocks=[1, 1]", r"model\.dual_blocks"),
+        ("model.dual_blocks=[-1]", r"model\.dual_blocks"),
+        ("device=tpu", r"device"),
+    ]:
+        with pytest.raises(ConfigError, match=key):
+            apply_overrides(TrainConfig(), [bad])
+    with pytest.raises(
+        ValueError, match=r"model\.dual_blocks: \[99\] must be layer indices in \[0, 4\)"
+    ):
+        check_model_source(apply_overrides(TrainConfig(), ["model.dual_blocks=[99]"]).model)
+    with pytest.raises(ValueError, match=r"model\.preset: "):
+        check_model_source(apply_overrides(TrainConfig(), ["model.preset=huge"]).model)
+    check_model_source(apply_overrides(TrainConfig(), ["model.dual_blocks=[0, 3]"]).model)

@@ -56,8 +56,18 @@ _LAYOUT = MotionLayout()
 
 
 def check_model_source(cfg: ModelConfig) -> None:
-    """A Wan preset starts from a local Wan checkpoint (``model.wan_path``) or a DualDiT folder
+    """What can be checked before any data is touched: the preset exists, ``model.dual_blocks``
+    are layers of it (a Wan folder's own count is checked when it is read), and a Wan preset
+    starts from a local Wan checkpoint (``model.wan_path``) or a DualDiT folder
     (``model.init_from``); random weights only when ``model.random_init`` asks for them."""
+    try:
+        layers = cfg.num_layers or preset(cfg.preset).num_layers
+    except ValueError as err:
+        raise ValueError(f"model.preset: {err}") from None
+    if cfg.wan_path is None and cfg.dual_blocks and max(cfg.dual_blocks) >= layers:
+        raise ValueError(
+            f"model.dual_blocks: {list(cfg.dual_blocks)} must be layer indices in [0, {layers})"
+        )
     if cfg.preset == "tiny" or cfg.wan_path or cfg.init_from or cfg.random_init:
         return
     raise ValueError(
@@ -71,6 +81,12 @@ def wan_dual_blocks(cfg: ModelConfig, wan_config: dict[str, Any]) -> list[int] |
     """The dual layers of a model converted from ``model.wan_path``: ``model.dual_blocks`` if
     set, else the preset's (every other layer for ``wan2.2-5b``), which must fit the folder."""
     if cfg.dual_blocks is not None:
+        layers = int(wan_config.get("num_layers", 0))
+        if max(cfg.dual_blocks, default=-1) >= layers:
+            raise ValueError(
+                f"model.dual_blocks: {list(cfg.dual_blocks)} must be layer indices in "
+                f"[0, {layers}) (the Wan checkpoint at model.wan_path has {layers} layers)"
+            )
         return list(cfg.dual_blocks)
     ours = preset(cfg.preset)
     theirs = {k: wan_config.get(k) for k in _WAN_SIZES}

@@ -92,6 +92,13 @@ class ModelConfig(_Strict):
             out["patch_size"] = tuple(int(v) for v in self.patch_size)
         return out
 
+    @field_validator("dual_blocks")
+    @classmethod
+    def _block_indices(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (len(set(v)) != len(v) or any(i < 0 for i in v)):
+            raise ValueError(f"expected distinct layer indices >= 0, got {v}")
+        return v
+
     @field_validator("patch_size")
     @classmethod
     def _positive_patch(cls, v: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
@@ -152,7 +159,7 @@ class OptimConfig(_Strict):
     lr: float = Field(8e-6, gt=0)
     weight_decay: float = Field(1e-3, ge=0)
     betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = 1e-8
+    eps: float = Field(1e-8, gt=0)
     warmup_steps: int = Field(0, ge=0)
     decay: Literal["constant", "linear", "cosine"] = Field(
         "constant", description="learning rate after warm-up, over each phase's steps"
@@ -166,13 +173,22 @@ class OptimConfig(_Strict):
         description="micro-batches per optimizer step: N micro-batches of data.batch_size give "
         "the update of one batch N times larger",
     )
-    grad_clip: float | None = Field(1.0, description="max grad norm; None = no clipping")
-    ema_decay: float | None = Field(0.999, description="EMA of weights; None = no EMA")
+    grad_clip: float | None = Field(1.0, gt=0, description="max grad norm; None = no clipping")
+    ema_decay: float | None = Field(
+        0.999, gt=0, lt=1, description="EMA of weights, in (0, 1); None = no EMA"
+    )
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError(f"expected two numbers in [0, 1), got {list(v)}")
+        return v
 
 
 class FlowConfig(_Strict):
     shift: float = Field(8.0, gt=0, description="timestep shift σ' = sσ/(1+(s−1)σ)")
-    num_train_timesteps: int = 1000
+    num_train_timesteps: int = Field(1000, ge=1)
     video_loss_weight: float = Field(1.0, ge=0)
     motion_loss_weight: float = Field(1.0, ge=0)
     person_loss_weight: float = Field(
@@ -222,7 +238,7 @@ class PhaseConfig(_Strict):
     v2m: float = Field(1.0, ge=0)
     p_text_drop: float = Field(0.1, ge=0, le=1)
     p_cond_drop: float = Field(0.1, ge=0, le=1)
-    lr: float | None = Field(None, description="overrides optim.lr in this phase")
+    lr: float | None = Field(None, gt=0, description="overrides optim.lr in this phase")
 
     @model_validator(mode="after")
     def _some_paradigm(self) -> PhaseConfig:
@@ -271,9 +287,9 @@ class ParallelConfig(_Strict):
 
 class TrainConfig(_Strict):
     recipe: str = "custom"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     out_dir: str = "outputs/train"
-    device: str = Field("auto", description="auto | cpu | cuda")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     mixed_precision: Literal["no", "bf16"] = "no"
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
