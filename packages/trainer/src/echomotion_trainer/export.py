@@ -22,7 +22,7 @@ from echomotion_samplers.pipeline_config import (
 
 from .config import TrainConfig
 
-__all__ = ["export_pipeline", "pipeline_config"]
+__all__ = ["export_checkpoint", "export_pipeline", "pipeline_config"]
 
 
 def pipeline_config(config: TrainConfig, codec: Any = None) -> PipelineConfig:
