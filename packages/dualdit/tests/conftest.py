@@ -1,4 +1,4 @@
-"""Shared fixtures (offline hub, two threads); the tiny models themselves are in tiny_models.py."""
+"""Shared fixtures (offline hub, two threads, Triton's CPU interpreter); the tiny models are in tiny_models.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
-import pytest
 import torch
+
+# Triton kernels (asked for by name in test_processor.py) run in the CPU interpreter without
+# CUDA; TRITON_INTERPRET must be set before triton is imported, which diffusers' import does.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest
 from diffusers import WanTransformer3DModel
 from tiny_models import make_wan
 

@@ -51,49 +51,6 @@ _SKIP_LAYERWISE_CASTING = ["patch_embedding", "condition_embedder", "norm"]
 _BLOCK_CLASSES = ["DualStreamBlock"]
 _KEEP_IN_FP32 = ["time_embedder", "scale_shift_table", "norm1", "norm2", "norm3"]
 
-VIDEO_PREDICTIONS = ("velocity", "sample", "preconditioned")
-"""What the video head's output means: ``velocity`` (Wan's head, ε − x), ``sample`` (the clean
-latents x̂, turned into the velocity (x_σ − x̂)/σ before the forward returns) or
-``preconditioned`` (F of x̂ = c_skip(σ)·x_σ + c_out(σ)·F, `velocity_from_preconditioned`)."""
-WAN_TIMESTEPS = 1000.0
-"""Wan's timestep scale: timestep = σ · 1000."""
-MIN_SAMPLE_SIGMA = 1e-4
-"""σ floor of the ``sample`` → velocity division (a clean condition has σ = 0; its output is unused)."""
-
-
-def velocity_from_sample(noisy: Tensor, sample: Tensor, timestep: Tensor) -> Tensor:
-    """The velocity ε − x implied by a clean-sample prediction: (x_σ − x̂)/σ, σ = timestep/1000.
-
-    For x_σ = (1 − σ)·x + σ·ε this is exact when x̂ = x, so every velocity sampler (Euler steps,
-    ICCFG's linear guidance) works unchanged on an x-predicting head; the last Euler step to
-    σ = 0 lands on x̂. ``noisy``, ``sample``: ``(B, ...)``; ``timestep``: ``(B,)``.
-    """
-    sigma = (timestep.float() / WAN_TIMESTEPS).clamp_min(MIN_SAMPLE_SIGMA)
-    sigma = sigma.reshape(-1, *([1] * (noisy.dim() - 1)))  # (B, 1, ...)
-    return ((noisy.float() - sample.float()) / sigma).to(sample.dtype)
-
-
-def velocity_from_preconditioned(noisy: Tensor, head: Tensor, timestep: Tensor) -> Tensor:
-    """The velocity of a preconditioned head (EDM's skip / output scalings, unit-variance data).
-
-    With x_σ = (1 − σ)·x + σ·ε and D(σ) = (1 − σ)² + σ² = Var(x_σ), the clean estimate is
-    x̂ = c_skip·x_σ + c_out·F with c_skip = (1 − σ)/D and c_out = σ/√D, and the velocity
-    (x_σ − x̂)/σ simplifies to
-
-        u = (2σ − 1)/D · x_σ − F/√D,
-
-    finite at every σ (no division by σ). The head's target F* has unit variance at every noise
-    level: at σ = 1 it is x (the noise reaches the output through the skip, exactly; the network
-    only predicts the clean frames), at σ = 0 it is −ε, and in between a mix. A velocity head
-    must instead copy the input's noise into its output through the whole network, which a
-    small model does imperfectly — the residue stays in the samples as colour noise.
-    ``noisy``, ``head``: ``(B, ...)``; ``timestep``: ``(B,)``, σ = timestep/1000.
-    """
-    sigma = (timestep.float() / WAN_TIMESTEPS).reshape(-1, *([1] * (noisy.dim() - 1)))
-    var = (1.0 - sigma) ** 2 + sigma**2
-    velocity = (2.0 * sigma - 1.0) / var * noisy.float() - head.float() / var.sqrt()
-    return velocity.to(head.dtype)
-
 
 @dataclass(frozen=True)
 class DualDiTOutput:
@@ -122,14 +79,6 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
 
     Either modality may be absent in a forward (ICCFG's ∅): video alone equals Wan's output with
     the same weights; motion alone runs only the motion branch of the dual blocks.
-
-    ``video_prediction="sample"`` makes the video head predict the clean latents x̂ instead of
-    the velocity (for pixel-like latents whose patch carries as many numbers as the hidden
-    size, e.g. the space-to-depth codec: a head of that width cannot carry the noise that a
-    velocity holds, but the clean frames lie on a low-dimensional set); the forward still
-    returns the velocity (x_σ − x̂)/σ, so training losses and samplers are the same.
-    ``video_prediction="preconditioned"`` scales input and output as EDM does
-    (`velocity_from_preconditioned`): x-prediction at high noise, ε-prediction at low noise.
     """
 
     _supports_gradient_checkpointing = True
@@ -159,13 +108,8 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         rope_theta: float = DEFAULT_THETA,
         motion_mlp_dim: int | None = None,
         single_stream: bool = False,
-        video_prediction: str = "velocity",
     ) -> None:
         super().__init__()
-        if video_prediction not in VIDEO_PREDICTIONS:
-            raise ValueError(
-                f"video_prediction must be one of {VIDEO_PREDICTIONS}, got {video_prediction!r}"
-            )
         if len(patch_size) != 3:
             raise ValueError(f"patch_size must be (pt, ph, pw), got {patch_size!r}")
         if rope_mode not in POSITION_MODES:
@@ -273,6 +217,14 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
                 f"pretrained_model_name_or_path must be a local folder with config.json, got {str(directory)!r}"
             )
         config = cls.load_config(str(directory))
+        settings: Any = config  # a dict (diffusers' stubs say otherwise)
+        # Checkpoints saved before the clean-sample and preconditioned heads went name their head.
+        head = settings.pop("video_prediction", "velocity")
+        if head != "velocity":
+            raise ValueError(
+                f"{directory}: video_prediction={head!r}; this DualDiT's video head predicts "
+                "velocity only (the clean-sample and preconditioned heads were removed)"
+            )
         init_kwargs = cls.extract_init_dict(config)[0]
         model = cls.meta_skeleton(**init_kwargs)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
@@ -417,12 +369,6 @@ class DualDiT(ModelMixin, ConfigMixin):  # type: ignore[misc]
         video_out = motion_out = None
         if video is not None and video_tokens is not None and video_temb is not None:
             video_out = self._video_head(video_tokens, video_temb, batch, video.shape[2:])
-            if cfg.video_prediction == "sample":
-                assert video_timestep is not None
-                video_out = velocity_from_sample(video, video_out, video_timestep)
-            elif cfg.video_prediction == "preconditioned":
-                assert video_timestep is not None
-                video_out = velocity_from_preconditioned(video, video_out, video_timestep)
         if motion is not None and motion_tokens is not None and motion_temb is not None:
             motion_out = self._motion_head(motion_tokens, motion_temb, motion.shape[1])
         return DualDiTOutput(video=video_out, motion=motion_out)

@@ -21,10 +21,6 @@ class DualDiTConfig:
     ``dual_blocks=None`` means every block is dual. ``single_stream=True`` is the paper's A.8.3
     ablation baseline: no motion blocks; motion tokens run through the video blocks' own Q/K/V,
     output and FFN weights (joint attention over the concatenation, per-modality adaLN timestep).
-    ``video_prediction="sample"``: the video head predicts clean latents and the forward turns
-    them into the velocity (see :func:`~echomotion_dualdit.model.velocity_from_sample`);
-    ``"preconditioned"``: EDM's skip / output scalings around the head
-    (:func:`~echomotion_dualdit.model.velocity_from_preconditioned`).
     """
 
     patch_size: tuple[int, int, int] = (1, 2, 2)
@@ -45,7 +41,6 @@ class DualDiTConfig:
     rope_theta: float = DEFAULT_THETA
     motion_mlp_dim: int | None = None
     single_stream: bool = False
-    video_prediction: str = "velocity"
 
     def to_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``DualDiT(**kwargs)`` (lists where JSON wants lists)."""

@@ -21,11 +21,6 @@ from echomotion_mvsrope.positions import (
     motion_positions,
     video_positions,
 )
-from echomotion_mvsrope.processor import (
-    AttentionModule,
-    HeadsQKV,
-    MVSAttnProcessor,
-)
 from echomotion_mvsrope.reference import (
     DEFAULT_THETA,
     attention_reference,
@@ -44,10 +39,7 @@ __all__ = [
     "DEFAULT_THETA",
     "MOTION_SLOTS",
     "POSITION_MODES",
-    "AttentionModule",
     "Backend",
-    "HeadsQKV",
-    "MVSAttnProcessor",
     "PositionMode",
     "__version__",
     "attention_reference",
