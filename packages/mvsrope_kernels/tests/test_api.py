@@ -93,3 +93,15 @@ def test_shape_errors_name_the_argument(backend: str) -> None:
         qk_norm_rope(
             q, q[:, :3], torch.ones(24), torch.ones(24), torch.zeros(4, 3), backend=backend
         )
+
+
+def test_without_triton_auto_is_the_reference_and_triton_is_a_clear_error(monkeypatch) -> None:
+    """Triton has Linux wheels only (the dependency's marker): elsewhere `auto` runs the
+    reference and asking for `triton` says why it cannot."""
+    from echomotion_mvsrope import api
+
+    monkeypatch.setattr(api, "_triton_installed", lambda: False)
+    x = torch.zeros(1, 2, 1, 6)
+    assert api.resolve_backend(None, x) == "reference"
+    with pytest.raises(ValueError, match="needs the triton package"):
+        api.resolve_backend("triton", x)

@@ -15,6 +15,7 @@ after ``unflatten(2, (heads, -1))``. Positions ``[S, 3]`` (shared by the batch) 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Literal
 
@@ -37,6 +38,11 @@ _CHOICES = ("triton", "reference", "auto")
 _TRITON_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 
 
+def _triton_installed() -> bool:
+    """Triton ships Linux wheels only (the package's dependency carries that marker)."""
+    return importlib.util.find_spec("triton") is not None
+
+
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "yes", "on")
 
@@ -57,7 +63,12 @@ def resolve_backend(backend: str | None, *tensors: torch.Tensor) -> Backend:
         raise ValueError(f"{source or 'backend'} must be one of {_CHOICES}, got {choice!r}")
     on_cuda = all(t.device.type == "cuda" for t in tensors)
     if choice == "auto":
-        return "triton" if on_cuda and tensors else "reference"
+        return "triton" if on_cuda and tensors and _triton_installed() else "reference"
+    if choice == "triton" and not _triton_installed():
+        raise ValueError(
+            f"backend 'triton' (from the {source or 'default'}) needs the triton package, which "
+            "has Linux wheels only; use 'reference'"
+        )
     if choice == "triton" and not on_cuda and not _interpreting():
         devices = sorted({str(t.device) for t in tensors})
         raise ValueError(
