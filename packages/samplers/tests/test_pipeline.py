@@ -307,12 +307,12 @@ def test_minilm_from_the_wheel(tmp_path: Path) -> None:
     assert not (tmp_path / "again" / "text_encoder").exists()
 
 
-def test_pipeline_config_knows_the_solvers() -> None:
+def test_the_settings_schema_knows_the_solvers() -> None:
     from typing import get_args
 
-    from echomotion_samplers import pipeline_config, solvers
+    from echomotion_samplers import settings, solvers
 
-    assert get_args(pipeline_config.SolverKind) == get_args(solvers.SolverKind)
+    assert get_args(settings.SolverKind) == get_args(solvers.SolverKind)
 
 
 def test_sampling_guidance_interval_defaults_loads_and_is_checked() -> None:

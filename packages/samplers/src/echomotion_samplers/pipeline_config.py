@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .result import DEFAULT_FOV_DEGREES
+from .settings import SamplingDefaults
 
 __all__ = [
     "CONFIG_NAME",
@@ -45,11 +46,6 @@ TRANSFORMER_DIR = "transformer"
 NORMALIZER_NAME = "motion_normalizer.safetensors"
 FORMAT_NAME: Literal["echomotion.pipeline"] = "echomotion.pipeline"
 FORMAT_VERSION: Literal[1] = 1
-
-
-# = solvers.SolverKind, spelled out so that reading pipeline.json does not import diffusers
-# (tests check the two agree).
-SolverKind = Literal["euler", "unipc", "stochastic"]
 
 
 class CheckpointError(ValueError):
@@ -112,32 +108,6 @@ class BodyModelSpec(_Strict):
     def _needs_path(self) -> BodyModelSpec:
         if self.kind == "smpl" and self.path is None:
             raise ValueError("body_model: kind 'smpl' needs a path (an SMPL .npz or its folder)")
-        return self
-
-
-class SamplingDefaults(_Strict):
-    """Defaults of the sampler (the paper's: 50 UniPC steps, shift 8, guidance 6, ω₂ = 1, guided
-    at every noise level; `guidance_interval` [lo, hi] limits guidance to lo ≤ σ ≤ hi).
-    `eta`, `motion_eta`: the "stochastic" solver's η for the video and the motion stream
-    (0 = Euler … 1 = DDPM's ancestral step; the other solvers ignore them)."""
-
-    steps: int = Field(default=50, ge=1)
-    shift: float = Field(default=8.0, gt=0)
-    guidance: float = 6.0
-    guidance_cond: float = 1.0
-    guidance_interval: tuple[float, float] = (0.0, 1.0)
-    solver: SolverKind = "unipc"
-    eta: float = Field(default=1.0, ge=0.0, le=1.0)
-    motion_eta: float = Field(default=0.0, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _interval(self) -> SamplingDefaults:
-        lo, hi = self.guidance_interval
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ValueError(
-                "sampling.guidance_interval: expected [lo, hi] with 0 ≤ lo < hi ≤ 1 (the noise "
-                f"levels σ where guidance applies), got {list(self.guidance_interval)}"
-            )
         return self
 
 

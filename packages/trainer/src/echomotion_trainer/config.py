@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from echomotion_samplers.settings import SamplingDefaults
+
 __all__ = [
     "CheckpointConfig",
     "ConfigError",
@@ -203,30 +205,14 @@ class FlowConfig(_Strict):
     )
 
 
-class SamplingConfig(_Strict):
-    """The sampling defaults an export writes into its pipeline.json (samplers' `SamplingDefaults`:
-    what `echomotion generate` and `echomotion eval` use unless told otherwise). shift: None =
-    flow.shift, the one the model trained with. Spelled out rather than imported so that reading
-    a config does not import torch (samplers' pipeline_config does); tests check the fields
-    agree. Checked here too, so a bad value stops the run before training, not at its export."""
+class SamplingConfig(SamplingDefaults):
+    """The sampling defaults an export writes into its pipeline.json: samplers' one sampling
+    schema (`echomotion_samplers.settings.SamplingDefaults`, what `echomotion generate` and
+    `echomotion eval` use unless told otherwise), except that ``shift`` None means flow.shift,
+    the one the model trained with. Checked here too, so a bad value stops the run before
+    training, not at its export."""
 
-    steps: int = Field(50, ge=1, description="solver steps")
-    shift: float | None = Field(None, gt=0, description="None = flow.shift")
-    guidance: float = Field(6.0, description="text guidance ω₁ (1 = none)")
-    guidance_cond: float = Field(1.0, description="cross-modal guidance ω₂ of m2v / v2m")
-    guidance_interval: tuple[float, float] = Field(
-        (0.0, 1.0), description="noise levels [lo, hi] where guidance applies"
-    )
-    solver: Literal["euler", "unipc", "stochastic"] = "unipc"
-    eta: float = Field(1.0, ge=0, le=1, description="stochastic solver: the video's η")
-    motion_eta: float = Field(0.0, ge=0, le=1, description="stochastic solver: the motion's η")
-
-    @field_validator("guidance_interval")
-    @classmethod
-    def _interval(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not 0.0 <= v[0] < v[1] <= 1.0:
-            raise ValueError(f"expected [lo, hi] with 0 ≤ lo < hi ≤ 1, got {list(v)}")
-        return v
+    shift: float | None = Field(None, gt=0, description="None = flow.shift")  # type: ignore[assignment]
 
 
 class PhaseConfig(_Strict):

@@ -4,11 +4,13 @@ print a table and write the JSON report atomically."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from echomotion_samplers.settings import SolverKind
 
 if TYPE_CHECKING:
     from .evaluation import EvalReport
@@ -19,7 +21,7 @@ __all__ = ["eval_command", "report_table"]
 # `echomotion` call) imports neither torch nor the synthetic world (a test checks they agree).
 MODES = ("joint", "m2v", "v2m")
 DEFAULT_SEED = 10_000
-SOLVERS = ("unipc", "euler", "stochastic")  # = samplers' SolverKind
+SOLVERS = get_args(SolverKind)  # samplers' settings schema (pydantic only, no torch)
 
 _console = Console(stderr=True)
 
