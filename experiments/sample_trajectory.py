@@ -23,7 +23,7 @@ import torch
 
 from echomotion_motion_codec import SMPLMotion, atomic_path
 from echomotion_motion_codec.image_metrics import psnr
-from echomotion_samplers.pipeline_config import SolverKind
+from echomotion_samplers.settings import SolverKind
 
 if TYPE_CHECKING:
     from PIL import Image

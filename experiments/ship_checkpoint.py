@@ -21,7 +21,7 @@ from typing import get_args
 import torch
 
 from echomotion_samplers.pipeline import EchoMotionPipeline
-from echomotion_samplers.pipeline_config import SolverKind
+from echomotion_samplers.settings import SolverKind
 
 
 def main() -> None:
